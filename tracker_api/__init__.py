@@ -1,0 +1,34 @@
+"""tracker_api: the REST integration API of the cargo-tracking bot platform."""
+import os
+
+from flask import Flask
+
+from config import load_config
+
+from . import docs, health
+from .auth import register_auth
+from .commands import register_commands
+from .database import register_database
+from .extensions import api, db, migrate
+from .request_id import register_request_id
+from .resources import register_blueprints
+
+MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(config=None, **overrides):
+    """Build the app: settings, extensions, hooks, blueprints, CLI. Errors: see errors.Api."""
+    app = Flask(__name__, static_folder=None)
+    app.config.from_object(config or load_config())
+    app.config.update(overrides)
+    register_database(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
+    api.init_app(app)
+
+    register_request_id(app)
+    register_auth(app, api)
+    register_blueprints(api)
+    app.register_blueprint(docs.blp)
+    app.register_blueprint(health.blp)
+    register_commands(app)
+    return app

@@ -1,0 +1,36 @@
+"""The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON."""
+import flask_smorest
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+
+class JsonOnlyParser(FlaskParser):
+    """A body sent as form data or text is a 415 that says so, not a confusing 'field required'."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            if req.content_length or req.get_data(cache=True):
+                abort(415, message="Send the request body as JSON with Content-Type: application/json.")
+            return core.missing
+        return super()._raw_load_json(req)
+
+
+# Every operation under the API prefix can answer these, whatever its own responses are.
+AUTHENTICATION_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonOnlyParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._document_authentication_responses)
+
+    @staticmethod
+    def _document_authentication_responses(doc, doc_info, **kwargs):
+        responses = doc.setdefault("responses", {})
+        for status, response_name in AUTHENTICATION_RESPONSES.items():
+            responses.setdefault(status, response_name)
+        return doc
+
+

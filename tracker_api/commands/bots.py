@@ -1,0 +1,39 @@
+"""`flask bots create|list`: the tenants."""
+import click
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import SUBSCRIPTION_STATUSES
+from ..resources.bots import service
+from .output import emit, json_option
+
+bots_cli = click.Group("bots", help="Create and list bots (tenants).")
+BOT_COLUMNS = ("id", "name", "username", "is_active", "subscription_status")
+
+
+def bot_row(bot):
+    return {column: getattr(bot, column) for column in BOT_COLUMNS}
+
+
+@bots_cli.command("create")
+@click.option("--id", "bot_id", type=click.IntRange(1, 2**31 - 1), help="Bot id (the platform's); default: next.")
+@click.option("--name", required=True)
+@click.option("--username", required=True, help="Telegram username, e.g. @company_bot")
+@click.option("--subscription-status", type=click.Choice(SUBSCRIPTION_STATUSES), default="active")
+@json_option
+def create_bot(bot_id, name, username, subscription_status, as_json):
+    """Create a bot."""
+    try:
+        bot = service.create_bot(bot_id=bot_id, name=name, username=username,
+                                 subscription_status=subscription_status)
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(f"bot {bot_id} already exists") from None
+    emit([bot_row(bot)], BOT_COLUMNS, as_json, single=True)
+
+
+@bots_cli.command("list")
+@json_option
+def list_bots(as_json):
+    """List bots."""
+    emit([bot_row(bot) for bot in service.list_bots()], BOT_COLUMNS, as_json)

@@ -1,0 +1,90 @@
+"""Problem details (RFC 9457) for every error: `type`, `title`, `status`, `detail`, the request id and,
+for 422, the field errors. Unexpected exceptions are logged and answered with a bare 500 problem."""
+import logging
+from http import HTTPStatus
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app, g, json, request
+
+log = logging.getLogger(__name__)
+PROBLEM_MIMETYPE = "application/problem+json"
+
+
+class ProblemSchema(ma.Schema):
+    """Documents the error body (RFC 9457 problem details); responses are built by `problem()`."""
+
+    type = ma.fields.String(metadata={"example": "about:blank"})
+    title = ma.fields.String(metadata={"example": "Unprocessable Entity"})
+    status = ma.fields.Integer(metadata={"example": 422})
+    detail = ma.fields.String(metadata={"example": "page_size: Must be between 1 and 100."})
+    request_id = ma.fields.String(metadata={"example": "0f5a3c1e9b7d4c2a8e6f1b3d5a7c9e0f"})
+    errors = ma.fields.Dict(metadata={"description": "422 only: the messages for each invalid field"})
+
+
+def problem(status, detail, *, type_="about:blank", title=None, headers=None, **extra):
+    """A problem+json response; `extra` members (e.g. `existing_id`) are added to the body."""
+    body = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "request_id": g.get("request_id"),
+        **extra,
+    }
+    response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    response.headers.extend(headers or {})
+    return response
+
+
+def _flatten_field_errors(messages):
+    """webargs nests errors by location ({"json": {...}, "query": {...}}); integrators want fields."""
+    fields = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            fields.update(location_errors)
+        else:
+            fields.setdefault("_body", []).extend(location_errors)
+    return fields
+
+
+def _describe(field_errors):
+    """One readable sentence from the field errors, for clients that show only `detail`."""
+    parts = []
+    for field, messages in list(field_errors.items())[:5]:
+        message = messages[0] if isinstance(messages, list) and messages else messages
+        message = message.rstrip(".") if isinstance(message, str) else "invalid"
+        parts.append(message if field in ("_body", "_schema") else f"{field}: {message}")
+    return "; ".join(parts) + "."
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api with problem+json errors, documented and produced."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        # flask-smorest documents its error responses with the success content type; ours differ.
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIMETYPE
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
+
+    def handle_http_exception(self, error):
+        data = getattr(error, "data", None) or {}
+        # werkzeug's own headers (e.g. Allow on a 405) minus its HTML content type
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        if error.code == 500:
+            log.error("unhandled exception on %s %s", request.method, request.path,
+                      exc_info=getattr(error, "original_exception", None) or error)
+            return problem(500, "The server failed to handle this request; it has been logged.")
+        if "messages" in data:
+            field_errors = _flatten_field_errors(data["messages"])
+            if error.code == 422:
+                return problem(422, _describe(field_errors), type_="/problems/validation-error",
+                               errors=field_errors, headers=headers)
+            return problem(error.code, _describe(field_errors), headers=headers)
+        detail = data.get("message") or error.description
+        return problem(error.code, detail, headers=headers, **data.get("extra", {}))

@@ -1,0 +1,91 @@
+"""API key format, hashing and lifecycle: issue, look up, revoke.
+
+A key is `tb_` + 32 base62 characters: 26 from `secrets` (~154 bits) and a 6-character CRC32 checksum
+of the rest, as GitHub's token format does, so a mistyped or invented key is refused without a lookup.
+Only an HMAC-SHA256 of the key (with the server's pepper) is stored: the keys are random and long, so a
+slow password hash would add ~100 ms per request and no security.
+"""
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import zlib
+from datetime import timedelta
+
+from flask import current_app
+
+from .extensions import db
+from .models import ApiKey
+from .models.types import utcnow
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+KEY_PREFIX = "tb_"
+RANDOM_LENGTH = 26
+CHECKSUM_LENGTH = 6
+KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}$")
+DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 6
+
+
+def _base62(number, width):
+    digits = []
+    for _ in range(width):
+        number, remainder = divmod(number, 62)
+        digits.append(BASE62[remainder])
+    return "".join(reversed(digits))
+
+
+def _checksum(body):
+    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def generate_plain_key():
+    body = KEY_PREFIX + "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
+    return body + _checksum(body)
+
+
+def is_well_formed(plain_key):
+    """Format and checksum only: no database, no secret involved."""
+    if not plain_key or not KEY_PATTERN.match(plain_key):
+        return False
+    return hmac.compare_digest(plain_key[-CHECKSUM_LENGTH:], _checksum(plain_key[:-CHECKSUM_LENGTH]))
+
+
+def hash_key(plain_key):
+    pepper = current_app.config["API_KEY_PEPPER"].encode()
+    return hmac.new(pepper, plain_key.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def issue_key(bot_id, name, expires_in_days=None):
+    """Create a key for a bot; returns (ApiKey, plain key). The plain key is never stored."""
+    plain_key = generate_plain_key()
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    api_key = ApiKey(
+        bot_id=bot_id,
+        name=name,
+        prefix=plain_key[:DISPLAY_PREFIX_LENGTH],
+        key_hash=hash_key(plain_key),
+        expires_at=expires_at,
+    )
+    db.session.add(api_key)
+    db.session.commit()
+    return api_key, plain_key
+
+
+def find_usable_key(plain_key):
+    """The ApiKey (with its bot loaded) for a plain key, or None if unknown, revoked or expired."""
+    if not is_well_formed(plain_key):
+        return None
+    api_key = db.session.execute(db.select(ApiKey).filter_by(key_hash=hash_key(plain_key))).scalar_one_or_none()
+    if api_key is None or not api_key.is_usable_at(utcnow()):
+        return None
+    return api_key
+
+
+def revoke_key(key_id):
+    """Revoke a key; returns it, or None if there is no such key. Revoking twice keeps the first time."""
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is not None and api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        db.session.commit()
+    return api_key

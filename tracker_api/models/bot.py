@@ -1,0 +1,19 @@
+"""The tenant: one cargo company's Telegram bot."""
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+SUBSCRIPTION_STATUSES = ("trial", "active", "past_due", "cancelled")
+
+
+class Bot(db.Model):
+    __tablename__ = "bots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(64))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    subscription_status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

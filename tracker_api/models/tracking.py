@@ -1,0 +1,55 @@
+"""Parcels (tracking numbers) and the history of every status each one has taken."""
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import BigId, UTCDateTime, utcnow
+
+STATUSES = ("pending", "in_transit", "delivered", "issued", "cancelled")
+
+
+class TrackingNumber(db.Model):
+    __tablename__ = "tracking_numbers"
+    __table_args__ = (
+        db.UniqueConstraint("bot_id", "tracking_number", name="uq_tracking_numbers_bot_id_tracking_number"),
+        Index("ix_tracking_numbers_bot_id_id", "bot_id", "id"),
+        Index("ix_tracking_numbers_bot_id_status_id", "bot_id", "status", "id"),
+        Index("ix_tracking_numbers_bot_id_client_code_id", "bot_id", "client_code", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bot_id: Mapped[int] = mapped_column(Integer, ForeignKey("bots.id", ondelete="CASCADE"))
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    client_code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    price_per_kg_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    total_cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    history = relationship("StatusEvent", order_by="StatusEvent.id", lazy="raise", passive_deletes=True)
+
+    @property
+    def current_status(self):
+        return self.status
+
+
+class StatusEvent(db.Model):
+    """One status a parcel took: which status, when, and who or what set it."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (Index("ix_status_events_tracking_id_id", "tracking_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tracking_id: Mapped[int] = mapped_column(BigId, ForeignKey("tracking_numbers.id", ondelete="CASCADE"))
+    bot_id: Mapped[int] = mapped_column(Integer, ForeignKey("bots.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    previous_status: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # "api", "bot", "import", "demo"
+    api_key_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("api_keys.id", ondelete="SET NULL"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

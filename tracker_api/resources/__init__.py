@@ -1,0 +1,14 @@
+"""The API's resources, one blueprint each, registered under a version prefix."""
+from .bots.routes import blp as bots_blp
+from .clients.routes import blp as clients_blp
+from .statistics.routes import blp as statistics_blp
+from .tracking.routes import blp as tracking_blp
+
+V1_PREFIX = "/api/v1"
+V1_BLUEPRINTS = (tracking_blp, clients_blp, statistics_blp, bots_blp)
+
+
+def register_blueprints(api):
+    """A v2 would register its own blueprints under /api/v2 beside these; v1 stays as it is."""
+    for blp in V1_BLUEPRINTS:
+        api.register_blueprint(blp, url_prefix=V1_PREFIX + blp.url_prefix)

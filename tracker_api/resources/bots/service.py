@@ -1,0 +1,19 @@
+"""Bots: the operator's create and list, and the API's read of a key's own bot."""
+from ...extensions import db
+from ...models import Bot
+
+
+def get_bot(bot_id):
+    # The auth hook has already matched bot_id to the key's (active) bot, so it exists.
+    return db.session.get(Bot, bot_id)
+
+
+def create_bot(*, name, username, bot_id=None, subscription_status="active"):
+    bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True)
+    db.session.add(bot)
+    db.session.commit()
+    return bot
+
+
+def list_bots():
+    return db.session.scalars(db.select(Bot).order_by(Bot.id)).all()

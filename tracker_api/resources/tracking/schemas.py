@@ -1,0 +1,77 @@
+"""Tracking number shapes, as the product document gives them."""
+import marshmallow as ma
+from marshmallow import validate
+
+from ...models import STATUSES
+from ...schemas import BodySchema, PageQuerySchema, Text, UTCDateTimeField, money, weight
+
+TRACKING_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+CLIENT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+STATUS_CHOICE = validate.OneOf(STATUSES, error="Must be one of: {choices}.")
+
+
+def tracking_number_field(**kwargs):
+    return Text(max_length=64, min_length=1, validate=[validate.Regexp(
+        TRACKING_NUMBER_PATTERN, error="Use letters, digits and . _ / - only, starting with a letter or digit.")],
+        metadata={"example": "ABC123456"}, **kwargs)
+
+
+def client_code_field(**kwargs):
+    return Text(max_length=64, min_length=1, validate=[validate.Regexp(
+        CLIENT_CODE_PATTERN, error="Use letters, digits and . _ - only, starting with a letter or digit.")],
+        metadata={"example": "CLIENT123"}, **kwargs)
+
+
+class TrackingNumberSchema(ma.Schema):
+    id = ma.fields.Integer(metadata={"example": 1})
+    tracking_number = ma.fields.String(metadata={"example": "ABC123456"})
+    client_code = ma.fields.String(metadata={"example": "CLIENT123"})
+    current_status = ma.fields.String(metadata={"enum": list(STATUSES), "example": "pending"})
+    quantity = ma.fields.Integer(metadata={"example": 5})
+    weight_kg = weight(allow_none=True, metadata={"example": 10.5})
+    price_per_kg_usd = money(allow_none=True, metadata={"example": 14.29})
+    total_cost_usd = money(allow_none=True, metadata={"example": 150.00})
+    note = ma.fields.String(allow_none=True, metadata={"example": "Хрупкое"})
+    created_at = UTCDateTimeField(metadata={"example": "2025-01-27T10:00:00+00:00"})
+    updated_at = UTCDateTimeField(metadata={"example": "2025-01-27T10:00:00+00:00"})
+
+
+class TrackingListSchema(ma.Schema):
+    tracking_numbers = ma.fields.List(ma.fields.Nested(TrackingNumberSchema))
+    total = ma.fields.Integer(metadata={"example": 1, "description": "All matching tracking numbers."})
+
+
+class TrackingListQuerySchema(PageQuerySchema):
+    status_filter = ma.fields.String(validate=STATUS_CHOICE, metadata={"enum": list(STATUSES)})
+    client_code = client_code_field()
+
+
+class TrackingFieldsSchema(BodySchema):
+    """The writable fields; shared by create (some required) and update (all optional)."""
+
+    tracking_number = tracking_number_field()
+    client_code = client_code_field()
+    status = ma.fields.String(validate=STATUS_CHOICE, metadata={"enum": list(STATUSES), "example": "in_transit"})
+    quantity = ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000),
+                                 metadata={"example": 5})
+    weight_kg = weight(allow_none=True, metadata={"example": 10.5})
+    price_per_kg_usd = money(allow_none=True, metadata={"example": 14.29})
+    total_cost_usd = money(allow_none=True, metadata={
+        "example": 150.00, "description": "If left out, weight_kg × price_per_kg_usd rounded to cents."})
+    note = Text(max_length=2000, allow_none=True, metadata={"example": "Хрупкое"})
+
+
+class TrackingCreateSchema(TrackingFieldsSchema):
+    tracking_number = tracking_number_field(required=True)
+    client_code = client_code_field(required=True)
+    status = ma.fields.String(load_default="pending", validate=STATUS_CHOICE,
+                              metadata={"enum": list(STATUSES), "example": "pending"})
+    quantity = ma.fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=1_000_000),
+                                 metadata={"example": 5})
+
+
+class TrackingUpdateSchema(TrackingFieldsSchema):
+    @ma.validates_schema
+    def require_a_change(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change, e.g. {\"status\": \"in_transit\"}.")

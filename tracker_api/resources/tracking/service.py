@@ -1,0 +1,91 @@
+"""Tracking numbers: queries and writes, each write with its status history in the same transaction."""
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_smorest import abort
+from sqlalchemy.exc import IntegrityError
+
+from ...extensions import db
+from ...models import StatusEvent, TrackingNumber
+from ...models.types import utcnow
+from ...pagination import paginate
+
+CENT = Decimal("0.01")
+
+
+def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None):
+    statement = db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id)
+    if status_filter:
+        statement = statement.where(TrackingNumber.status == status_filter)
+    if client_code:
+        statement = statement.where(TrackingNumber.client_code == client_code)
+    statement = statement.order_by(TrackingNumber.id.desc())
+    items, total = paginate(statement, page, page_size)
+    return {"tracking_numbers": items, "total": total}
+
+
+def get_tracking(bot_id, tracking_id):
+    """One of this bot's tracking numbers; another bot's id is as absent as a missing one."""
+    record = db.session.scalar(
+        db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id, TrackingNumber.id == tracking_id))
+    if record is None:
+        abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
+    return record
+
+
+def _derive_total_cost(fields):
+    if fields.get("total_cost_usd") is None and fields.get("weight_kg") is not None \
+            and fields.get("price_per_kg_usd") is not None:
+        fields["total_cost_usd"] = (fields["weight_kg"] * fields["price_per_kg_usd"]).quantize(CENT, ROUND_HALF_UP)
+
+
+def _record_status(record, previous_status, source, api_key_id):
+    db.session.add(StatusEvent(tracking_id=record.id, bot_id=record.bot_id, status=record.status,
+                               previous_status=previous_status, source=source, api_key_id=api_key_id,
+                               created_at=record.updated_at))
+
+
+def _flush_or_conflict(bot_id, tracking_number):
+    """Flush pending writes; a duplicate number becomes a 409 naming the record that has it."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing_id = db.session.scalar(db.select(TrackingNumber.id).where(
+            TrackingNumber.bot_id == bot_id, TrackingNumber.tracking_number == tracking_number))
+        abort(409, message=f"Tracking number {tracking_number} already exists in this bot (id {existing_id}).",
+              extra={"existing_id": existing_id})
+
+
+def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
+    """Create a parcel and its first history row; `at` backdates it (demo data, imports)."""
+    fields = dict(fields)
+    _derive_total_cost(fields)
+    now = at or utcnow()
+    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
+    db.session.add(record)
+    _flush_or_conflict(bot_id, fields["tracking_number"])
+    _record_status(record, None, source, api_key_id)
+    db.session.commit()
+    return record
+
+
+def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=None, at=None):
+    """Apply the given fields; a new status is recorded in the history. Always bumps updated_at."""
+    record = get_tracking(bot_id, tracking_id)
+    changes = dict(changes)
+    if "total_cost_usd" not in changes and {"weight_kg", "price_per_kg_usd"} & changes.keys():
+        priced = {"weight_kg": changes.get("weight_kg", record.weight_kg),
+                  "price_per_kg_usd": changes.get("price_per_kg_usd", record.price_per_kg_usd)}
+        _derive_total_cost(priced)
+        if "total_cost_usd" in priced:
+            changes["total_cost_usd"] = priced["total_cost_usd"]
+    previous_status = record.status
+    for name, value in changes.items():
+        setattr(record, name, value)
+    record.updated_at = at or utcnow()
+    if "tracking_number" in changes:
+        _flush_or_conflict(bot_id, changes["tracking_number"])
+    if record.status != previous_status:
+        _record_status(record, previous_status, source, api_key_id)
+    db.session.commit()
+    return record
