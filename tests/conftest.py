@@ -1,0 +1,153 @@
+"""Fixtures: the app on SQLite and on PostgreSQL, tenants (a bot and its key), and data factories.
+
+Every test that takes `app` runs twice, once per database. PostgreSQL and Redis are real services;
+outside CI a test that cannot reach one is skipped with the reason, with CI=true it fails instead.
+"""
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from config import TestConfig, normalize_database_url
+from tracker_api import create_app
+from tracker_api.extensions import db
+from tracker_api.keys import issue_key
+from tracker_api.models import Client
+from tracker_api.resources.bots.service import create_bot
+from tracker_api.resources.tracking.service import create_tracking
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TABLES = ("status_events", "tracking_numbers", "clients", "api_keys", "bots")
+
+
+def require_service(reason):
+    """Skip, or fail under CI=true, when a real service the test needs cannot be reached."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: every service must be available)")
+    pytest.skip(reason)
+
+
+def fresh_postgres_database(name):
+    """Drop and create database `name` on the test server; returns its URL (or skips/fails)."""
+    admin = create_engine(normalize_database_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # connection refused, auth, ...: the service is not there
+        require_service(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(error).__name__}")
+    finally:
+        admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def worker_suffix():
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def make_migrated_app(database_url, **overrides):
+    app = create_app(TestConfig(), SQLALCHEMY_DATABASE_URI=normalize_database_url(database_url), **overrides)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session")
+def sqlite_app(tmp_path_factory):
+    return make_migrated_app(f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tracker_api.sqlite3'}")
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    return fresh_postgres_database(f"tracker_api_test_{worker_suffix()}")
+
+
+@pytest.fixture(scope="session")
+def postgresql_app(postgresql_url):
+    return make_migrated_app(postgresql_url)
+
+
+def wipe(app):
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request):
+    """The app on an empty, migrated database; parametrized over both databases."""
+    app = request.getfixturevalue(f"{request.param}_app")
+    wipe(app)
+    return app
+
+
+@pytest.fixture
+def postgresql_only_app(postgresql_app):
+    wipe(postgresql_app)
+    return postgresql_app
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+@dataclass
+class Tenant:
+    bot_id: int
+    key_id: int
+    key: str
+
+    @property
+    def headers(self):
+        return {"X-API-Key": self.key}
+
+
+def in_app(app, function, *args, **kwargs):
+    """Run a function inside an app context and return what it returns (no context leaks into requests)."""
+    with app.app_context():
+        return function(*args, **kwargs)
+
+
+def make_tenant(app, bot_id, name="Cargo Co", username="@cargo_bot", **bot_fields):
+    def build():
+        create_bot(bot_id=bot_id, name=name, username=username, **bot_fields)
+        api_key, plain_key = issue_key(bot_id, "tests")
+        return Tenant(bot_id, api_key.id, plain_key)
+    return in_app(app, build)
+
+
+@pytest.fixture
+def tenant(app):
+    return make_tenant(app, 123, "Demo Cargo", "@demo_cargo_bot")
+
+
+@pytest.fixture
+def other_tenant(app):
+    return make_tenant(app, 456, "Rival Cargo", "@rival_cargo_bot")
+
+
+SAMPLE_TRACKING = {"tracking_number": "ABC123456", "client_code": "CLIENT123", "status": "pending", "quantity": 5,
+                   "weight_kg": Decimal("10.5"), "price_per_kg_usd": Decimal("14.29"),
+                   "total_cost_usd": Decimal("150.00"), "note": "Хрупкое"}
+
+
+def make_tracking(app, bot_id, **fields):
+    """Create a tracking number through the service (history included); returns its id."""
+    return in_app(app, lambda: create_tracking(bot_id, {**SAMPLE_TRACKING, **fields}).id)
+
+
+def make_client(app, bot_id, client_code="CLIENT123", **fields):
+    def build():
+        client = Client(bot_id=bot_id, client_code=client_code, **{"name": "Алия Нурланова", **fields})
+        db.session.add(client)
+        db.session.commit()
+        return client.id
+    return in_app(app, build)
