@@ -16,10 +16,29 @@ class Config:
         os.environ.get("DATABASE_URL", "sqlite:///" + os.path.abspath("instance/tracker_api.sqlite3"))
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    REDIS_URL = os.environ.get("REDIS_URL")  # None: rate-limit counters live in process memory
+    # None: rate-limit counters, usage and address blocks live in each process's memory (one worker only)
+    REDIS_URL = os.environ.get("REDIS_URL")
+    # An outage must cost a request milliseconds, not seconds: see shared_store.py for the policy.
+    REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.25"))
+    REDIS_RETRY_INTERVAL_SECONDS = float(os.environ.get("REDIS_RETRY_INTERVAL_SECONDS", "5"))
     API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER", "development-pepper-not-secret")
+    # How many proxies (nginx: 1) append to X-Forwarded-For; 0 trusts none and uses the socket's peer.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))
+
+    # Rate limits (ratelimit.py): requests per minute, one budget per key for the whole API; a key's own
+    # `rate_limit_per_minute` overrides the default. Requests without a valid key share one budget per address.
+    RATE_LIMIT_PER_MINUTE = int(os.environ.get("RATE_LIMIT_PER_MINUTE", "60"))
+    RATE_LIMIT_PER_ADDRESS = int(os.environ.get("RATE_LIMIT_PER_ADDRESS", "30"))
+    # Suspicious activity (audit.py): this many refused keys from one address within a minute blocks the
+    # address; this many 429s for one key within ten minutes is recorded as hammering.
+    INVALID_KEY_BURST = int(os.environ.get("INVALID_KEY_BURST", "10"))
+    ADDRESS_BLOCK_MINUTES = int(os.environ.get("ADDRESS_BLOCK_MINUTES", "15"))
+    RATE_LIMIT_HAMMERING = int(os.environ.get("RATE_LIMIT_HAMMERING", "30"))
+    SECURITY_EVENT_COOLDOWN_SECONDS = int(os.environ.get("SECURITY_EVENT_COOLDOWN_SECONDS", "300"))
+    USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "30"))
+    # One JSON line per request on stdout; load-balancer probes would drown the rest.
+    REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz")
 
     # flask-smorest / OpenAPI
     API_TITLE = "Tracker API"
@@ -50,6 +69,13 @@ class ProductionConfig(Config):
 class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
+    # Never the developer's REDIS_URL: tests that want Redis name their own database (conftest.redis_url).
+    REDIS_URL = None
+    # Budgets out of the way of tests that are not about them; the rate-limit tests set their own.
+    RATE_LIMIT_PER_MINUTE = 100_000
+    RATE_LIMIT_PER_ADDRESS = 100_000
+    INVALID_KEY_BURST = 100_000
+    RATE_LIMIT_HAMMERING = 100_000
 
 
 CONFIGS = {"development": Config, "production": ProductionConfig, "test": TestConfig}

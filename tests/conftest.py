@@ -151,3 +151,62 @@ def make_client(app, bot_id, client_code="CLIENT123", **fields):
         db.session.commit()
         return client.id
     return in_app(app, build)
+
+
+# --- Redis, rate limits and the audit trail ---------------------------------------------------------
+import redis  # noqa: E402  (appended section: imports kept with the fixtures that use them)
+
+TABLES = TABLES + ("security_events",)  # no foreign keys, so its place in the wipe order is free
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def flush_test_redis():
+    """Empty the tests' own Redis database (DB 15 by default, never the developer's), or skip/fail."""
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as error:
+        require_service(f"Redis not reachable at {REDIS_TEST_URL}: {type(error).__name__}")
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_url():
+    """A flushed Redis database for this test."""
+    flush_test_redis()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counters(request):
+    """Where the shared counters live: process memory (REDIS_URL unset) or a flushed Redis database."""
+    return request.getfixturevalue("redis_url") if request.param == "redis" else None
+
+
+def make_app_like(app, **overrides):
+    """A new app on `app`'s (migrated, wiped) database with its own settings and fresh in-memory counters."""
+    return create_app(TestConfig(), SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], **overrides)
+
+
+def dispose_app(app):
+    with app.app_context():
+        db.engine.dispose()
+
+
+# Small budgets, so that a test reaches them in a few requests; a test may change any of them in config.
+LIMITED_SETTINGS = {"RATE_LIMIT_PER_MINUTE": 5, "RATE_LIMIT_PER_ADDRESS": 3, "INVALID_KEY_BURST": 100,
+                    "RATE_LIMIT_HAMMERING": 100}
+
+
+@pytest.fixture
+def limited_app(app, counters):
+    """The app with real (small) budgets; parametrized over both databases and both counter stores."""
+    limited = make_app_like(app, REDIS_URL=counters, **LIMITED_SETTINGS)
+    yield limited
+    dispose_app(limited)
+
+
+@pytest.fixture
+def limited_http(limited_app):
+    return limited_app.test_client()

@@ -6,12 +6,16 @@ from flask import Flask
 from config import load_config
 
 from . import docs, health
+from .audit import register_audit
 from .auth import register_auth
 from .commands import register_commands
 from .database import register_database
 from .extensions import api, db, migrate
+from .proxy import register_proxy_fix
+from .ratelimit import register_rate_limits
 from .request_id import register_request_id
 from .resources import register_blueprints
+from .shared_store import register_shared_store
 
 MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -21,12 +25,19 @@ def create_app(config=None, **overrides):
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config or load_config())
     app.config.update(overrides)
+    register_proxy_fix(app)
     register_database(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     api.init_app(app)
+    register_shared_store(app)
 
+    # Request hooks run in this order: request id; audit (timer, blocked addresses); rate limit (spends
+    # the key's or the address's budget, so refused keys count too); authentication and bot scoping.
     register_request_id(app)
+    register_audit(app)
+    register_rate_limits(app, api)
     register_auth(app, api)
+
     register_blueprints(api)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)

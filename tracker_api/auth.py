@@ -1,24 +1,40 @@
 """How a request is authenticated: X-API-Key -> ApiKey -> bot, then bot scoping.
 
-Runs before every request under the versioned API prefix, after URL matching (so the path's `bot_id`
-is known) and before any view touches tenant data. Every bad key gets the same 401, so a caller
-cannot tell an unknown key from a revoked or expired one.
+The key is looked up once per request, by whichever asks first: the rate limiter (whose hook runs before
+this one, so that refused requests still count against their address's budget) or the auth hook. The auth
+hook runs after URL matching (so the path's `bot_id` is known) and before any view touches tenant data.
+Every bad key gets the same 401, so a caller cannot tell an unknown key from a revoked or expired one; the
+reason is kept in `g` for the audit trail.
 """
-from datetime import timedelta
-
 from flask import g, request
 
 from .errors import problem
-from .extensions import db
-from .keys import find_usable_key
-from .models import ApiKey
-from .models.types import utcnow
+from .keys import KeyCheck, check_key
 
 PROTECTED_PREFIX = "/api/v"
 API_KEY_HEADER = "X-API-Key"
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 SECURITY_SCHEME = {"type": "apiKey", "in": "header", "name": API_KEY_HEADER,
                    "description": "Your bot's API key, `tb_` followed by 32 letters and digits."}
+
+
+def is_protected():
+    """API requests need a key; docs, health checks and CORS pre-flight requests do not."""
+    return request.path.startswith(PROTECTED_PREFIX) and request.method != "OPTIONS"
+
+
+def presented_key():
+    """The KeyCheck of this request's X-API-Key, looked up at most once per request."""
+    if "key_check" not in g:
+        if "api_key" in request.args or API_KEY_HEADER in request.args:
+            g.key_check = KeyCheck(None, "key-in-url")
+        else:
+            g.key_check = check_key(request.headers.get(API_KEY_HEADER, ""))
+    return g.key_check
+
+
+def _refuse(reason, response):
+    g.auth_refusal = reason
+    return response
 
 
 def _unauthorized(detail):
@@ -27,29 +43,34 @@ def _unauthorized(detail):
 
 
 def authenticate_request():
-    if not request.path.startswith(PROTECTED_PREFIX) or request.method == "OPTIONS":
+    if not is_protected():
         return None
-    if "api_key" in request.args or API_KEY_HEADER in request.args:
-        return _unauthorized("API keys are accepted only in the X-API-Key header, never in the URL.")
-    api_key = find_usable_key(request.headers.get(API_KEY_HEADER, ""))
-    if api_key is None:
-        return _unauthorized("A valid API key is required in the X-API-Key header.")
+    check = presented_key()
+    if check.usable is None:
+        if check.refusal == "key-in-url":
+            return _refuse(check.refusal, _unauthorized(
+                "API keys are accepted only in the X-API-Key header, never in the URL."))
+        return _refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
+    api_key = check.usable
     if not api_key.bot.is_active:
-        return problem(403, "This bot is inactive; its API keys cannot be used.", type_="/problems/bot-inactive")
+        return _refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
+                                               type_="/problems/bot-inactive"))
     path_bot_id = (request.view_args or {}).get("bot_id")
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
-        return problem(403, "This API key belongs to another bot.", type_="/problems/wrong-bot")
+        return _refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
+                                            type_="/problems/wrong-bot"))
     g.api_key = api_key
-    _record_last_use(api_key)
     return None
 
 
-def _record_last_use(api_key):
-    """At most one write per key per minute: enough to answer 'is this key still in use?'."""
-    now = utcnow()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        db.session.execute(db.update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-        db.session.commit()
+def auth_refusal():
+    """Why the auth hook refused this request ("unknown-key", "wrong-bot", ...), or None."""
+    return g.get("auth_refusal")
+
+
+def current_key():
+    """The authenticated ApiKey of this request (views under the API prefix always have one)."""
+    return g.api_key
 
 
 def current_key_id():
@@ -60,3 +81,6 @@ def current_key_id():
 def register_auth(app, api):
     app.before_request(authenticate_request)
     api.spec.components.security_scheme("ApiKeyAuth", SECURITY_SCHEME)
+    # Every operation in the document is under the API prefix and needs the key; without this requirement
+    # Swagger UI's Authorize accepts a key but never sends it.
+    api.spec.options["security"] = [{"ApiKeyAuth": []}]

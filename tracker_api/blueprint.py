@@ -15,8 +15,9 @@ class JsonOnlyParser(FlaskParser):
         return super()._raw_load_json(req)
 
 
-# Every operation under the API prefix can answer these, whatever its own responses are.
-AUTHENTICATION_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+# Every operation under the API prefix can answer these, whatever its own responses are: the auth hook's
+# refusals and the rate limiter's 429 (RATE_LIMITED is registered by ratelimit.py with its headers).
+AUTHENTICATION_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 429: "RATE_LIMITED"}
 
 
 class Blueprint(flask_smorest.Blueprint):

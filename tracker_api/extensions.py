@@ -17,3 +17,5 @@ NAMING_CONVENTION = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 api = Api()
+# The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
+# storage its own REDIS_URL names, so ratelimit.register_rate_limits builds one per app.

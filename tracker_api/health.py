@@ -1,8 +1,15 @@
-"""Liveness and readiness for load balancers and orchestrators; no key needed."""
+"""Liveness and readiness for load balancers and orchestrators; no key needed.
+
+/readyz is 503 only when the database fails: without it no request can be answered. A Redis outage makes
+it 200 with `"status": "degraded"` and says why in `redis`: every instance shares that Redis, so taking
+them all out of the balancer would turn a degraded service (limits per worker, see shared_store.py) into
+no service at all.
+"""
 from flask import Blueprint
 from sqlalchemy import text
 
 from .extensions import db
+from .shared_store import shared_store
 
 blp = Blueprint("health", __name__)
 
@@ -15,12 +22,19 @@ def healthz():
 
 @blp.get("/readyz")
 def readyz():
-    """The database answers; 503 otherwise, so a balancer stops sending traffic here."""
+    """The database answers (else 503); Redis is reported, and its absence only degrades."""
     try:
         db.session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as error:  # any failure means not ready; the reason goes in the body
         db.session.rollback()
         database = f"unavailable: {type(error).__name__}"
-    ready = database == "ok"
-    return {"status": "ok" if ready else "unavailable", "database": database}, 200 if ready else 503
+    store = shared_store()
+    redis = store.check()
+    if database != "ok":
+        status = "unavailable"
+    elif store.kind == "redis" and redis != "ok":
+        status = "degraded"
+    else:
+        status = "ok"
+    return {"status": status, "database": database, "redis": redis}, 503 if status == "unavailable" else 200

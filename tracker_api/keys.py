@@ -1,4 +1,4 @@
-"""API key format, hashing and lifecycle: issue, look up, revoke.
+"""API key format, hashing and lifecycle: issue, look up, revoke, set a key's rate limit.
 
 A key is `tb_` + 32 base62 characters: 26 from `secrets` (~154 bits) and a 6-character CRC32 checksum
 of the rest, as GitHub's token format does, so a mistyped or invented key is refused without a lookup.
@@ -11,7 +11,8 @@ import re
 import secrets
 import string
 import zlib
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 
@@ -56,7 +57,7 @@ def hash_key(plain_key):
     return hmac.new(pepper, plain_key.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def issue_key(bot_id, name, expires_in_days=None):
+def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None):
     """Create a key for a bot; returns (ApiKey, plain key). The plain key is never stored."""
     plain_key = generate_plain_key()
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
@@ -66,20 +67,50 @@ def issue_key(bot_id, name, expires_in_days=None):
         prefix=plain_key[:DISPLAY_PREFIX_LENGTH],
         key_hash=hash_key(plain_key),
         expires_at=expires_at,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     db.session.add(api_key)
     db.session.commit()
     return api_key, plain_key
 
 
+@dataclass(frozen=True)
+class KeyCheck:
+    """What a presented key turned out to be. The caller answers every refusal alike; the reason and the
+    refused key's identity (a revoked or expired key is known) are for the audit trail only."""
+
+    usable: ApiKey | None  # the key, when it may be used (its bot loaded)
+    refusal: str | None = None  # "missing-key", "malformed-key", "unknown-key", "revoked-key", "expired-key"
+    # Plain copies taken while the row is fresh: a view's commit expires the ORM object before the audit reads it.
+    key_id: int | None = None
+    bot_id: int | None = None
+    last_used_at: datetime | None = None
+
+    @classmethod
+    def of(cls, api_key, refusal=None):
+        return cls(None if refusal else api_key, refusal, api_key.id, api_key.bot_id, api_key.last_used_at)
+
+
+def check_key(plain_key):
+    """Look a plain key up: usable, or refused and why. Revocation is read from the database on every
+    call, so it takes effect on the very next request in every worker."""
+    if not plain_key:
+        return KeyCheck(None, "missing-key")
+    if not is_well_formed(plain_key):
+        return KeyCheck(None, "malformed-key")
+    api_key = db.session.execute(db.select(ApiKey).filter_by(key_hash=hash_key(plain_key))).scalar_one_or_none()
+    if api_key is None:
+        return KeyCheck(None, "unknown-key")
+    if api_key.revoked_at is not None:
+        return KeyCheck.of(api_key, "revoked-key")
+    if not api_key.is_usable_at(utcnow()):
+        return KeyCheck.of(api_key, "expired-key")
+    return KeyCheck.of(api_key)
+
+
 def find_usable_key(plain_key):
     """The ApiKey (with its bot loaded) for a plain key, or None if unknown, revoked or expired."""
-    if not is_well_formed(plain_key):
-        return None
-    api_key = db.session.execute(db.select(ApiKey).filter_by(key_hash=hash_key(plain_key))).scalar_one_or_none()
-    if api_key is None or not api_key.is_usable_at(utcnow()):
-        return None
-    return api_key
+    return check_key(plain_key).usable
 
 
 def revoke_key(key_id):
@@ -87,5 +118,14 @@ def revoke_key(key_id):
     api_key = db.session.get(ApiKey, key_id)
     if api_key is not None and api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
+        db.session.commit()
+    return api_key
+
+
+def set_rate_limit(key_id, per_minute):
+    """Give a key its own requests-per-minute budget (None: back to the default); returns it, or None."""
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is not None:
+        api_key.rate_limit_per_minute = per_minute
         db.session.commit()
     return api_key

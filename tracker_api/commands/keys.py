@@ -1,29 +1,58 @@
-"""`flask keys create|list|revoke`: API keys; the plain key is printed once, at creation."""
-import click
+"""`flask keys create|list|revoke|set-limit|usage`: API keys; the plain key is printed once, at creation."""
+import json
 
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from ..audit import key_usage, last_used
 from ..extensions import db
-from ..keys import issue_key, revoke_key
+from ..keys import issue_key, revoke_key, set_rate_limit
 from ..models import ApiKey, Bot
+from ..shared_store import shared_store
 from .output import emit, json_option
 
-keys_cli = click.Group("keys", help="Issue, list and revoke API keys.")
-KEY_COLUMNS = ("id", "bot_id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
+# AppGroup: each command gets an app context, under `flask` and under app.test_cli_runner() alike.
+keys_cli = AppGroup("keys", help="Issue, list and revoke API keys; set their rate limits; show their usage.")
+KEY_COLUMNS = ("id", "bot_id", "name", "prefix", "rate_limit_per_minute", "created_at", "expires_at",
+               "revoked_at", "last_used_at", "last_used_address")
+DAY_COLUMNS = ("date", "total", "success", "client_error", "rate_limited", "server_error")
+RATE_LIMIT = click.IntRange(1, 1_000_000)
 
 
 def key_row(api_key):
-    return {column: getattr(api_key, column) for column in KEY_COLUMNS}
+    """A key as the operator sees it: its effective rate limit, and its last use as precisely as known."""
+    row = {column: getattr(api_key, column, None) for column in KEY_COLUMNS}
+    row["rate_limit_per_minute"] = api_key.rate_limit_per_minute or current_app.config["RATE_LIMIT_PER_MINUTE"]
+    row["last_used_at"], row["last_used_address"] = last_used(api_key)
+    return row
+
+
+def _existing_key(key_id):
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None:
+        raise click.ClickException(f"key {key_id} does not exist")
+    return api_key
+
+
+def _memory_note():
+    if shared_store().kind == "memory":
+        click.echo("Note: REDIS_URL is not set, so the server's counts live in its own memory and cannot be "
+                   "read from here; last use is the database's (to the minute).", err=True)
 
 
 @keys_cli.command("create")
 @click.option("--bot-id", type=int, required=True)
 @click.option("--name", required=True, help="What the key is for, e.g. 'website'.")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650))
+@click.option("--rate-limit", type=RATE_LIMIT,
+              help="Requests per minute for this key (default: RATE_LIMIT_PER_MINUTE).")
 @json_option
-def create_key(bot_id, name, expires_in_days, as_json):
+def create_key(bot_id, name, expires_in_days, rate_limit, as_json):
     """Issue a key for a bot and print it once."""
     if db.session.get(Bot, bot_id) is None:
         raise click.ClickException(f"bot {bot_id} does not exist")
-    api_key, plain_key = issue_key(bot_id, name, expires_in_days)
+    api_key, plain_key = issue_key(bot_id, name, expires_in_days, rate_limit)
     if as_json:
         emit([{**key_row(api_key), "key": plain_key}], KEY_COLUMNS + ("key",), True, single=True)
         return
@@ -49,3 +78,35 @@ def revoke(key_id, as_json):
     if api_key is None:
         raise click.ClickException(f"key {key_id} does not exist")
     emit([key_row(api_key)], KEY_COLUMNS, as_json, single=True)
+
+
+@keys_cli.command("set-limit")
+@click.argument("key_id", type=int)
+@click.argument("per_minute", type=RATE_LIMIT, required=False)
+@click.option("--default", "use_default", is_flag=True, help="Go back to the default (RATE_LIMIT_PER_MINUTE).")
+@json_option
+def set_limit(key_id, per_minute, use_default, as_json):
+    """Set a key's rate limit in requests per minute (or --default); the next request uses it."""
+    if (per_minute is None) == (not use_default):
+        raise click.UsageError("give either PER_MINUTE or --default")
+    _existing_key(key_id)
+    api_key = set_rate_limit(key_id, None if use_default else per_minute)
+    emit([key_row(api_key)], KEY_COLUMNS, as_json, single=True)
+
+
+@keys_cli.command("usage")
+@click.argument("key_id", type=int)
+@click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True)
+@json_option
+def usage(key_id, days, as_json):
+    """A key's requests per day by outcome, its last use (time and address) and its rate limit."""
+    report = key_usage(_existing_key(key_id), days)
+    if as_json:
+        click.echo(json.dumps(report, default=lambda value: value.isoformat()))
+        return
+    _memory_note()
+    click.echo(f"key {report['key_id']} ({report['prefix']}..., {report['name']}) of bot {report['bot_id']}: "
+               f"{report['rate_limit_per_minute']} requests per minute")
+    where = f" from {report['last_used_address']}" if report["last_used_address"] else ""
+    click.echo(f"last used: {report['last_used_at'] or 'never'}{where}\n")
+    emit(report["days"], DAY_COLUMNS, False)

@@ -17,7 +17,9 @@ class ApiKey(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     expires_at = mapped_column(UTCDateTime, nullable=True)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
-    last_used_at = mapped_column(UTCDateTime, nullable=True)
+    last_used_at = mapped_column(UTCDateTime, nullable=True)  # at most a minute stale; exact time: audit.key_usage
+    # Requests per minute for this key; None: the configured default (RATE_LIMIT_PER_MINUTE).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
 
     bot = relationship("Bot", lazy="joined")
 

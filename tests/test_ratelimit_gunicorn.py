@@ -1,0 +1,295 @@
+"""The limits as deployed: gunicorn with four workers on PostgreSQL, counters in real Redis. One budget is
+shared by every worker, revocation reaches every worker on the next request, the log line of a rejected
+request is what an operator greps for, and a Redis that hangs and then dies (a private redis-server started
+here, never the machine's) costs requests a bounded fraction of a second, not the service."""
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
+                      make_migrated_app, make_tenant, require_service, worker_suffix)
+from tracker_api.keys import generate_plain_key, revoke_key, set_rate_limit
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+BOT_IDS = itertools.count(1001)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gunicorn:
+    """`gunicorn wsgi:app` as an operator starts it, with its stdout (the JSON request log) kept in a file."""
+
+    def __init__(self, directory, env, workers):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stdout_path, self.stderr_path = directory / "gunicorn.out", directory / "gunicorn.err"
+        with open(self.stdout_path, "w") as stdout, open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+                 "--graceful-timeout", "3", "wsgi:app"], cwd=REPO, env=env, stdout=stdout, stderr=stderr)
+        self._wait_for(workers)
+
+    def _wait_for(self, workers, timeout=40):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.process.returncode}: {self.stderr()[-2000:]}")
+            if self.stderr().count("Booting worker") >= workers:
+                try:
+                    if requests.get(self.url + "/healthz", timeout=2).ok:
+                        return
+                except requests.ConnectionError:
+                    pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start within {timeout} s: {self.stderr()[-2000:]}")
+
+    def stderr(self):
+        return self.stderr_path.read_text()
+
+    def request_lines(self):
+        lines = (json.loads(text) for text in self.stdout_path.read_text().splitlines() if text.startswith("{"))
+        return [line for line in lines if line.get("event") == "request"]
+
+    def lines_for(self, request_ids):
+        wanted = set(request_ids)
+        return [line for line in self.request_lines() if line["request_id"] in wanted]
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def server_env(database_url, redis_url, pepper, **settings):
+    """The production-like environment: development config (so the default budget is the real 60/minute)."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("RATE_LIMIT", "REDIS_", "INVALID_KEY", "ADDRESS_BLOCK", "TRUSTED_PROXIES"))}
+    env.update(TRACKER_ENV="development", DATABASE_URL=database_url, REDIS_URL=redis_url, API_KEY_PEPPER=pepper,
+               TRUSTED_PROXIES="0", RATE_LIMIT_PER_ADDRESS="20", PYTHONUNBUFFERED="1")
+    env.update({name: str(value) for name, value in settings.items()})
+    return env
+
+
+@dataclass
+class Stack:
+    app: object  # an in-process app on the same database and Redis, for set-up and for the operator's CLI
+    database_url: str
+    server: Gunicorn
+
+    @property
+    def url(self):
+        return self.server.url
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    database_url = fresh_postgres_database(f"tracker_api_gunicorn_{worker_suffix()}")
+    flush_test_redis()
+    app = make_migrated_app(database_url, REDIS_URL=REDIS_TEST_URL)
+    env = server_env(database_url, REDIS_TEST_URL, app.config["API_KEY_PEPPER"])
+    server = Gunicorn(tmp_path_factory.mktemp("gunicorn"), env, workers=4)
+    yield Stack(app, database_url, server)
+    server.stop()
+    dispose_app(app)
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters(stack):
+    """Per-address counters (budgets, bursts, blocks) start empty in each test; keys are new per test anyway."""
+    flush_test_redis()
+
+
+def new_tenant(stack, rate_limit=None):
+    bot_id = next(BOT_IDS)
+    tenant = make_tenant(stack.app, bot_id, f"Cargo {bot_id}", f"@cargo_{bot_id}_bot")
+    if rate_limit:
+        in_app(stack.app, set_rate_limit, tenant.key_id, rate_limit)
+    return tenant
+
+
+def fire(count, send):
+    """Send `count` requests at once from as many threads (released together); their responses, in order."""
+    barrier = threading.Barrier(count)
+    responses = [None] * count
+
+    def one(index):
+        barrier.wait()
+        responses[index] = send(index)
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return responses
+
+
+def request_id(label, index):
+    return f"{label}-{index}-{uuid.uuid4().hex[:12]}"
+
+
+# --- one budget, four workers -----------------------------------------------------------------------
+
+def test_four_workers_share_one_budget_of_sixty_requests_per_minute(stack):
+    tenant = new_tenant(stack)
+    ids = [request_id("burst", index) for index in range(150)]
+    responses = fire(150, lambda index: requests.get(f"{stack.url}/api/v1/bots/{tenant.bot_id}", timeout=30,
+                                                     headers={**tenant.headers, "X-Request-ID": ids[index]}))
+    now = time.time()
+    succeeded = [response for response in responses if response.status_code == 200]
+    refused = [response for response in responses if response.status_code == 429]
+    assert (len(succeeded), len(refused)) == (60, 90)
+    # Remaining counts down consistently: every value from 59 to 0 exactly once.
+    assert sorted(int(response.headers["X-RateLimit-Remaining"]) for response in succeeded) == list(range(60))
+    for response in succeeded + refused:
+        assert response.headers["X-RateLimit-Limit"] == "60"
+        assert now - 1 <= int(response.headers["X-RateLimit-Reset"]) <= now + 61
+    for response in refused:
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["type"] == "/problems/rate-limited"
+    served_by = {line["pid"] for line in stack.server.lines_for(ids)}
+    assert len(served_by) >= 2, served_by  # the budget really was shared between processes
+
+    # What the operator sees adds up across the workers, and the hammering is on record.
+    report = stack.app.test_cli_runner().invoke(args=["keys", "usage", str(tenant.key_id), "--json"])
+    today = json.loads(report.output)["days"][0]
+    assert (today["success"], today["rate_limited"], today["total"]) == (60, 90, 150)
+    listed = stack.app.test_cli_runner().invoke(args=["security", "events", "--json", "--kind",
+                                                      "rate-limit-hammering"])
+    assert [event["key_id"] for event in json.loads(listed.output)] == [tenant.key_id]
+
+
+def test_revocation_is_seen_by_every_worker_on_the_next_request(stack):
+    tenant = new_tenant(stack, rate_limit=10_000)
+    path = f"{stack.url}/api/v1/bots/{tenant.bot_id}"
+
+    def send_all(label):
+        ids = [request_id(label, index) for index in range(40)]
+        responses = fire(40, lambda index: requests.get(path, timeout=30,
+                                                        headers={**tenant.headers, "X-Request-ID": ids[index]}))
+        return [response.status_code for response in responses], stack.server.lines_for(ids)
+
+    before, served = send_all("before")
+    assert before == [200] * 40
+    assert len({line["pid"] for line in served}) >= 2
+    in_app(stack.app, revoke_key, tenant.key_id)
+    after, refused = send_all("after")
+    # Not one more request gets through. A revoked key is no key: past 10 the address counts as guessing
+    # (blocked) and past 20 its budget for keyless requests is spent, hence some 429s among the 401s.
+    assert 200 not in after and after.count(401) >= 10, after
+    assert {line["refusal"] for line in refused} <= {"revoked-key", "address-blocked", "rate-limited"}
+    assert len({line["pid"] for line in refused if line["refusal"] == "revoked-key"}) >= 2, refused
+
+
+# --- client addresses and the request log ----------------------------------------------------------
+
+def test_a_forged_forwarded_for_changes_neither_the_logged_address_nor_the_budget(stack):
+    ids = [request_id("forged", index) for index in range(22)]
+    codes = [requests.get(f"{stack.url}/api/v1/bots/1", timeout=10,
+                          headers={"X-Forwarded-For": f"198.51.100.{index}", "X-Request-ID": ids[index]}).status_code
+             for index in range(22)]
+    assert codes == [401] * 20 + [429] * 2  # RATE_LIMIT_PER_ADDRESS=20, whatever the header claims
+    assert {line["client_ip"] for line in stack.server.lines_for(ids)} == {"127.0.0.1"}
+
+
+def test_the_log_line_of_a_rejected_request_says_who_what_and_why_without_the_key(stack):
+    invented = generate_plain_key()
+    rid = request_id("rejected", 0)
+    response = requests.get(f"{stack.url}/api/v1/tracking/77?page=2", timeout=10,
+                            headers={"X-API-Key": invented, "X-Request-ID": rid, "User-Agent": "probe/1.0"})
+    assert response.status_code == 401
+    [line] = stack.server.lines_for([rid])
+    assert {key: line[key] for key in ("method", "path", "status", "refusal", "key_id", "bot_id", "client_ip",
+                                       "user_agent")} == {
+        "method": "GET", "path": "/api/v1/tracking/77", "status": 401, "refusal": "unknown-key", "key_id": None,
+        "bot_id": 77, "client_ip": "127.0.0.1", "user_agent": "probe/1.0"}
+    assert line["duration_ms"] > 0 and line["time"].endswith("Z")
+    assert invented not in stack.server.stdout_path.read_text()
+
+
+# --- Redis outage -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own, on a free port, that the test may freeze and kill."""
+    port = free_port()
+    try:
+        process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--daemonize", "no", "--dir", str(tmp_path)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        require_service("redis-server is not installed")
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield process, url
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait()
+
+
+def test_the_api_keeps_answering_quickly_while_redis_hangs_and_after_it_dies(stack, private_redis, tmp_path):
+    redis_process, redis_url = private_redis
+    tenant = new_tenant(stack, rate_limit=1000)
+    env = server_env(stack.database_url, redis_url, stack.app.config["API_KEY_PEPPER"], REDIS_TIMEOUT_SECONDS=0.2)
+    server = Gunicorn(tmp_path, env, workers=2)
+
+    def timed(path, **kwargs):
+        started = time.perf_counter()
+        response = requests.get(server.url + path, timeout=10, **kwargs)
+        return response, time.perf_counter() - started
+
+    def assert_answers_within_a_second(rounds=8):
+        for _ in range(rounds):
+            response, took = timed(f"/api/v1/bots/{tenant.bot_id}", headers=tenant.headers)
+            assert response.status_code == 200 and took < 1.0, (response.status_code, took)
+            assert response.headers["X-RateLimit-Limit"] == "1000"  # limits degrade to per worker, not off
+        ready, took = timed("/readyz")
+        assert took < 1.0 and ready.status_code == 200
+        return ready.json()
+
+    try:
+        assert timed(f"/api/v1/bots/{tenant.bot_id}", headers=tenant.headers)[0].status_code == 200
+        assert timed("/readyz")[0].json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+        redis_process.send_signal(signal.SIGSTOP)  # hung: connections are accepted, nothing is answered
+        hung = assert_answers_within_a_second()
+        assert hung["status"] == "degraded" and hung["redis"] == "unavailable: TimeoutError"
+
+        redis_process.kill()  # dead: connections are refused
+        redis_process.wait()
+        dead = assert_answers_within_a_second()
+        assert dead["status"] == "degraded" and dead["redis"] == "unavailable: ConnectionError"
+    finally:
+        server.stop()
+    assert "Redis unavailable" in server.stderr()

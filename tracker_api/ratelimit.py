@@ -1,0 +1,191 @@
+"""Rate limits: one budget per API key for the whole API, one per client address for requests without a
+valid key; the X-RateLimit-* and IETF RateLimit headers; the 429.
+
+Flask-Limiter counts in the storage REDIS_URL names, so every worker and host shares the counters (without
+REDIS_URL: in process memory, right for `make run`'s single worker only). Windows are fixed, one minute
+long, and start with a caller's first request. Counters are keyed by the key's id (`key:42`) or the address
+(`address:203.0.113.7`), never by the plain key. A key's budget is its `rate_limit_per_minute`, else
+RATE_LIMIT_PER_MINUTE; requests without a valid key share RATE_LIMIT_PER_ADDRESS per address, so rotating
+invented keys earns no fresh budget.
+
+Outage policy (the same as shared_store.py's): short timeouts, no retries, and Flask-Limiter's in-memory
+fallback — while Redis fails, each worker enforces the same budgets in its own memory (so N workers allow up
+to N times a budget) and probes Redis again with a back-off; requests are never refused for want of Redis.
+"""
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from limits.strategies import STRATEGIES, FixedWindowRateLimiter
+
+from .auth import is_protected, presented_key
+from .errors import ProblemSchema, problem
+from .proxy import client_address
+from .shared_store import redis_connection_options
+
+log = logging.getLogger(__name__)
+WINDOW_SECONDS = 60
+STRATEGY = "counting-fixed-window"
+
+
+@dataclass(frozen=True)
+class Window:
+    """This request's place in its budget: the hit's own count, not a re-read that other requests moved."""
+
+    limit: int
+    count: int
+    reset_at: float  # Unix time the window ends
+    policy: str  # "per-key" or "per-address"
+
+    @property
+    def remaining(self):
+        return max(0, self.limit - self.count)
+
+    @property
+    def breached(self):
+        return self.count > self.limit
+
+    @property
+    def reset_in(self):
+        return max(1, math.ceil(self.reset_at - time.time()))
+
+
+class CountingFixedWindow(FixedWindowRateLimiter):
+    """Flask-Limiter's fixed window, remembering the counter value this request's hit produced.
+
+    Flask-Limiter's own headers re-read the counter after the hit, so under concurrency `Remaining` shows
+    other requests' hits too (two responses saying 41, none saying 42); the value INCR returned is exact.
+    A window's end never moves, so each process asks the storage for it once per window, not per request.
+    """
+
+    FORGET_AFTER = 10_000  # remembered window ends before the expired ones are dropped
+
+    def __init__(self, storage):
+        super().__init__(storage)
+        self._window_ends = {}  # storage key -> Unix time its current window ends
+
+    def hit(self, item, *identifiers, cost=1):
+        key = item.key_for(*identifiers)
+        count = self.storage.incr(key, item.get_expiry(), amount=cost)
+        now = time.time()
+        reset_at = self._window_ends.get(key, 0.0)
+        if count == cost:  # this hit opened the window, and its expiry with it
+            reset_at = now + item.get_expiry()
+        elif reset_at <= now:  # opened by another worker, or by this one in an earlier window
+            reset_at = self.storage.get_expiry(key)
+        if len(self._window_ends) > self.FORGET_AFTER:
+            self._window_ends = {name: end for name, end in self._window_ends.items() if end > now}
+        self._window_ends[key] = reset_at
+        g.rate_limit_window = Window(item.amount, count, reset_at,
+                                     "per-key" if presented_key().usable else "per-address")
+        return count <= item.amount
+
+
+STRATEGIES.setdefault(STRATEGY, CountingFixedWindow)  # the registry Flask-Limiter picks strategies from
+
+
+def rate_limit_identity():
+    """Whose budget this request spends: the key's (by id) or, without a valid key, the address's."""
+    api_key = presented_key().usable
+    return f"key:{api_key.id}" if api_key is not None else f"address:{client_address()}"
+
+
+def rate_limit_budget():
+    """This request's budget as a Flask-Limiter limit string, read per request (keys can change theirs)."""
+    api_key = presented_key().usable
+    config = current_app.config
+    if api_key is None:
+        return f"{config['RATE_LIMIT_PER_ADDRESS']}/minute"
+    return f"{api_key.rate_limit_per_minute or config['RATE_LIMIT_PER_MINUTE']}/minute"
+
+
+def rate_limit_window():
+    """This request's Window, or None when it was not counted (docs, health, blocked before counting)."""
+    return g.get("rate_limit_window")
+
+
+def identify_caller():
+    """Look the key up before Flask-Limiter's hook asks whose budget to spend: a database error then
+    surfaces here as the 503 it is, instead of inside the limiter, which would take it for a Redis outage."""
+    if is_protected():
+        presented_key()
+        if not current_app.config.get("REDIS_URL") and not current_app.extensions.get("rate_limit_notice"):
+            current_app.extensions["rate_limit_notice"] = True
+            log.warning("REDIS_URL is not set: rate limits, usage and address blocks are counted in this "
+                        "process's memory, not shared between workers. Set REDIS_URL for production.")
+
+
+def add_rate_limit_headers(response):
+    window = rate_limit_window()
+    if window is not None:
+        response.headers["X-RateLimit-Limit"] = str(window.limit)
+        response.headers["X-RateLimit-Remaining"] = str(window.remaining)
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_at))
+        # draft-ietf-httpapi-ratelimit-headers: the same numbers, the reset as seconds from now
+        response.headers["RateLimit-Policy"] = f'"{window.policy}";q={window.limit};w={WINDOW_SECONDS}'
+        response.headers["RateLimit"] = f'"{window.policy}";r={window.remaining};t={window.reset_in}'
+    return response
+
+
+def refuse_over_budget(error):
+    """The 429 for a spent budget, as problem+json, saying whose budget and when to come back."""
+    window = rate_limit_window()
+    retry_in = window.reset_in if window is not None else WINDOW_SECONDS
+    if window is not None and window.policy == "per-key":
+        detail = f"This API key's budget of {window.limit} requests per minute is spent; retry in {retry_in} s."
+    else:
+        limit = window.limit if window is not None else current_app.config["RATE_LIMIT_PER_ADDRESS"]
+        detail = (f"Requests without a valid API key are limited to {limit} per minute per address; "
+                  f"retry in {retry_in} s.")
+    return problem(429, detail, type_="/problems/rate-limited", headers={"Retry-After": str(retry_in)})
+
+
+def build_limiter(app):
+    redis_url = app.config.get("REDIS_URL")
+    limiter = Limiter(
+        key_func=rate_limit_identity,
+        application_limits=[rate_limit_budget],  # one budget across every route, not one per route
+        strategy=STRATEGY,
+        storage_uri=redis_url or "memory://",
+        storage_options=redis_connection_options(app.config) if redis_url else {},
+        in_memory_fallback_enabled=bool(redis_url),
+        swallow_errors=True,  # a limiter failure past the fallback lets the request through, logged
+        headers_enabled=False,  # add_rate_limit_headers writes exact ones
+        # Count unrouted API paths too, or probing /api/v1/<anything> would be free.
+        request_identifier=lambda: request.endpoint or "unrouted",
+    )
+    limiter.request_filter(lambda: not is_protected())
+    return limiter
+
+
+RATE_LIMITED_RESPONSE = {
+    "description": "Too Many Requests: the key's (or, without a valid key, the address's) budget is spent.",
+    "content": {"application/problem+json": {"schema": ProblemSchema}},
+    "headers": {
+        "Retry-After": {"description": "Seconds until the budget is renewed.", "schema": {"type": "integer"}},
+        "X-RateLimit-Limit": {"description": "Requests allowed per minute.", "schema": {"type": "integer"}},
+        "X-RateLimit-Remaining": {"description": "Requests left in the current minute (every limited "
+                                                 "response carries these headers).", "schema": {"type": "integer"}},
+        "X-RateLimit-Reset": {"description": "Unix time (seconds) when the current window ends.",
+                              "schema": {"type": "integer"}},
+    },
+}
+
+
+def register_rate_limits(app, api):
+    """Identify the caller, then let Flask-Limiter count: its hook must run before the auth hook's refusals
+    (so a 401 still spends the address's budget), hence this call comes before register_auth."""
+    for name in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS"):
+        if app.config[name] < 1:
+            raise RuntimeError(f"{name} must be at least 1, not {app.config[name]}")
+    app.before_request(identify_caller)
+    limiter = build_limiter(app)
+    limiter.init_app(app)
+    app.extensions["rate_limiter"] = limiter
+    app.after_request(add_rate_limit_headers)
+    app.register_error_handler(RateLimitExceeded, refuse_over_budget)
+    api.spec.components.response("RATE_LIMITED", RATE_LIMITED_RESPONSE, lazy=True)

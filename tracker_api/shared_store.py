@@ -1,0 +1,197 @@
+"""Counters and flags every worker shares (key usage, bad-key bursts, address blocks, event cooldowns),
+and the Redis outage policy that every Redis user here follows.
+
+The store is Redis when REDIS_URL is set and this process's memory otherwise. The policy: the API keeps
+answering when Redis does not. Every Redis call has a short timeout (REDIS_TIMEOUT_SECONDS) and is never
+retried, so a dead or hung Redis costs one request a fraction of a second; after a failure this process
+works from its own memory for REDIS_RETRY_INTERVAL_SECONDS before trying Redis again. What degrades while
+Redis is away: counts and blocks are per worker, and what was counted meanwhile is not merged back.
+"""
+import logging
+import threading
+import time
+
+import redis
+from flask import current_app
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+NAMESPACE = "tracker_api:"
+
+
+def redis_connection_options(config):
+    """Connection settings for every Redis client of the app (this store and the rate limiter's)."""
+    timeout = config["REDIS_TIMEOUT_SECONDS"]
+    # redis-py retries failed commands with a back-off by default: seconds of stall in an outage.
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
+
+
+class MemoryStore:
+    """The store in this process's memory: entries expire like Redis keys; nothing is shared."""
+
+    kind = "memory"
+    SWEEP_EVERY = 1000  # writes between purges of expired entries, so idle addresses do not pile up
+
+    def __init__(self):
+        self._entries = {}  # key -> [value, expires_at or None]
+        self._lock = threading.Lock()
+        self._writes = 0
+
+    def _live(self, key, now):
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= now:
+            del self._entries[key]
+            return None
+        return entry
+
+    def _written(self, now):
+        self._writes += 1
+        if self._writes % self.SWEEP_EVERY == 0:
+            self._entries = {k: e for k, e in self._entries.items() if e[1] is None or e[1] > now}
+
+    def increment(self, key, ttl):
+        """Add one to a counter that expires `ttl` seconds after its first increment; returns the new value."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            if entry is None:
+                entry = self._entries[key] = [0, now + ttl]
+            entry[0] += 1
+            self._written(now)
+            return entry[0]
+
+    def add(self, key, ttl):
+        """Set a flag for `ttl` seconds unless it is set: True if this call set it."""
+        now = time.monotonic()
+        with self._lock:
+            if self._live(key, now) is not None:
+                return False
+            self._entries[key] = [1, now + ttl]
+            self._written(now)
+            return True
+
+    def ttl(self, key):
+        """Seconds until the key expires (at least 1), or None if it is not there."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+        if entry is None:
+            return None
+        return max(1, round(entry[1] - now)) if entry[1] is not None else None
+
+    def delete(self, key):
+        with self._lock:
+            return self._entries.pop(key, None) is not None
+
+    def update_hash(self, key, increments, values, ttl):
+        """Add to some fields of a hash, set others, and (re)start its expiry."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            if entry is None:
+                entry = self._entries[key] = [{}, None]
+            fields = entry[0]
+            for field, amount in increments.items():
+                fields[field] = str(int(fields.get(field, 0)) + amount)
+            fields.update({field: str(value) for field, value in values.items()})
+            entry[1] = now + ttl
+            self._written(now)
+
+    def hashes(self, keys):
+        """Each key's hash as a dict of strings ({} when absent)."""
+        now = time.monotonic()
+        with self._lock:
+            return [dict(entry[0]) if (entry := self._live(key, now)) is not None else {} for key in keys]
+
+    def check(self):
+        return "not configured: counters are kept in each process's memory"
+
+
+class RedisStore:
+    """The store in Redis, falling back to a MemoryStore while Redis fails (see the module's policy)."""
+
+    kind = "redis"
+
+    def __init__(self, url, config):
+        self.client = redis.Redis.from_url(url, decode_responses=True, **redis_connection_options(config))
+        self.retry_interval = config["REDIS_RETRY_INTERVAL_SECONDS"]
+        self.fallback = MemoryStore()
+        self._down_until = 0.0
+
+    @property
+    def available(self):
+        return time.monotonic() >= self._down_until
+
+    def _run(self, redis_call, memory_call):
+        if self.available:
+            try:
+                result = redis_call()
+            except redis.RedisError as error:
+                if not self._down_until:  # log the change of state, not every failed retry
+                    log.warning("Redis unavailable (%s: %s): counters are per process until it answers again "
+                                "(retried every %g s)", type(error).__name__, error, self.retry_interval)
+                self._down_until = time.monotonic() + self.retry_interval
+            else:
+                if self._down_until:
+                    log.warning("Redis is back: counters are shared again")
+                    self._down_until = 0.0
+                return result
+        return memory_call()
+
+    def increment(self, key, ttl):
+        def in_redis():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(NAMESPACE + key, 0, ex=ttl, nx=True)  # the expiry starts with the first increment
+            pipe.incr(NAMESPACE + key)
+            return pipe.execute()[1]
+        return self._run(in_redis, lambda: self.fallback.increment(key, ttl))
+
+    def add(self, key, ttl):
+        return self._run(lambda: bool(self.client.set(NAMESPACE + key, 1, ex=ttl, nx=True)),
+                         lambda: self.fallback.add(key, ttl))
+
+    def ttl(self, key):
+        def in_redis():
+            seconds = self.client.ttl(NAMESPACE + key)
+            return None if seconds < 0 else max(1, seconds)
+        return self._run(in_redis, lambda: self.fallback.ttl(key))
+
+    def delete(self, key):
+        return self._run(lambda: bool(self.client.delete(NAMESPACE + key)), lambda: self.fallback.delete(key))
+
+    def update_hash(self, key, increments, values, ttl):
+        def in_redis():
+            pipe = self.client.pipeline(transaction=False)
+            for field, amount in increments.items():
+                pipe.hincrby(NAMESPACE + key, field, amount)
+            if values:
+                pipe.hset(NAMESPACE + key, mapping={field: str(value) for field, value in values.items()})
+            pipe.expire(NAMESPACE + key, ttl)
+            pipe.execute()
+        return self._run(in_redis, lambda: self.fallback.update_hash(key, increments, values, ttl))
+
+    def hashes(self, keys):
+        def in_redis():
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(NAMESPACE + key)
+            return pipe.execute()
+        return self._run(in_redis, lambda: self.fallback.hashes(keys))
+
+    def check(self):
+        """'ok', or why Redis does not answer: asked afresh (one timeout at most), for /readyz."""
+        try:
+            self.client.ping()
+        except redis.RedisError as error:
+            return f"unavailable: {type(error).__name__}"
+        return "ok"
+
+
+def register_shared_store(app):
+    url = app.config.get("REDIS_URL")
+    app.extensions["shared_store"] = RedisStore(url, app.config) if url else MemoryStore()
+
+
+def shared_store():
+    return current_app.extensions["shared_store"]
