@@ -55,9 +55,9 @@ class Gunicorn:
                 raise RuntimeError(f"gunicorn exited {self.process.returncode}: {self.stderr()[-2000:]}")
             if self.stderr().count("Booting worker") >= workers:
                 try:
-                    if requests.get(self.url + "/healthz", timeout=2).ok:
+                    if requests.get(self.url + "/healthz", timeout=5).ok:
                         return
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or a worker still importing the app
                     pass
             time.sleep(0.1)
         self.stop()

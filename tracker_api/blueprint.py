@@ -12,7 +12,10 @@ class JsonOnlyParser(FlaskParser):
             if req.content_length or req.get_data(cache=True):
                 abort(415, message="Send the request body as JSON with Content-Type: application/json.")
             return core.missing
-        return super()._raw_load_json(req)
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:  # json.loads on thousands of nested brackets
+            abort(400, message="Invalid JSON body: nested too deeply.")
 
 
 # Every operation under the API prefix can answer these, whatever its own responses are: the auth hook's

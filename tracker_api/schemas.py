@@ -7,7 +7,11 @@ from marshmallow import validate
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A lone surrogate (JSON "\ud800") is not a character: it cannot be encoded as UTF-8 for the database.
+LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 MAX_PAGE = 10_000_000
+MONEY_MAXIMUM = Decimal("9999999999.99")  # Numeric(12, 2)
+WEIGHT_MAXIMUM = Decimal("9999999.999")  # Numeric(10, 3)
 
 
 class Text(ma.fields.String):
@@ -22,6 +26,8 @@ class Text(ma.fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         if CONTROL_CHARACTERS.search(text):
             raise ma.ValidationError("Must not contain control characters.")
+        if LONE_SURROGATES.search(text):
+            raise ma.ValidationError("Must be valid Unicode text (no lone surrogates).")
         return text
 
 
@@ -48,11 +54,11 @@ class ExactDecimal(ma.fields.Decimal):
 
 
 def money(**kwargs):
-    return ExactDecimal(places=2, maximum=Decimal("9999999999.99"), **kwargs)
+    return ExactDecimal(places=2, maximum=MONEY_MAXIMUM, **kwargs)
 
 
 def weight(**kwargs):
-    return ExactDecimal(places=3, maximum=Decimal("9999999.999"), **kwargs)
+    return ExactDecimal(places=3, maximum=WEIGHT_MAXIMUM, **kwargs)
 
 
 class UTCDateTimeField(ma.fields.DateTime):

@@ -1,4 +1,5 @@
 """Tracking number endpoints: /api/v1/tracking/{bot_id}/..."""
+import marshmallow as ma
 from flask.views import MethodView
 
 from ...auth import current_key_id
@@ -6,7 +7,7 @@ from ...blueprint import Blueprint
 from ...schemas import PageQuerySchema
 from ..paths import BOT_ID, RECORD_ID
 from . import service
-from .schemas import (TrackingCreateSchema, TrackingListQuerySchema, TrackingListSchema, TrackingNumberSchema,
+from .schemas import (ClientCodePathSchema, TrackingCreateSchema, TrackingListQuerySchema, TrackingListSchema, TrackingNumberSchema,
                       TrackingUpdateSchema)
 
 blp = Blueprint("tracking", __name__, url_prefix="/tracking", description="Parcels and their status")
@@ -47,6 +48,7 @@ class TrackingNumberById(MethodView):
 
 @blp.route(f"/{BOT_ID}/by-client/<string:client_code>")
 class TrackingNumbersByClient(MethodView):
+    @blp.arguments(ClientCodePathSchema, location="path", as_kwargs=True, unknown=ma.EXCLUDE)  # bot_id: converter
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, TrackingListSchema)
     def get(self, query, bot_id, client_code):

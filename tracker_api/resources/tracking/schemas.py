@@ -46,6 +46,12 @@ class TrackingListQuerySchema(PageQuerySchema):
     client_code = client_code_field()
 
 
+class ClientCodePathSchema(ma.Schema):
+    """The client code in /by-client/{client_code}: checked like the field, so odd bytes never reach SQL."""
+
+    client_code = client_code_field(required=True)
+
+
 class TrackingFieldsSchema(BodySchema):
     """The writable fields; shared by create (some required) and update (all optional)."""
 

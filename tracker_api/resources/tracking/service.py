@@ -8,6 +8,7 @@ from ...extensions import db
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
 from ...pagination import paginate
+from ...schemas import MONEY_MAXIMUM
 
 CENT = Decimal("0.01")
 
@@ -33,9 +34,15 @@ def get_tracking(bot_id, tracking_id):
 
 
 def _derive_total_cost(fields):
-    if fields.get("total_cost_usd") is None and fields.get("weight_kg") is not None \
-            and fields.get("price_per_kg_usd") is not None:
-        fields["total_cost_usd"] = (fields["weight_kg"] * fields["price_per_kg_usd"]).quantize(CENT, ROUND_HALF_UP)
+    """Fill in total_cost_usd from weight × price when it is not given; a product too big to store is a 422."""
+    weight, price = fields.get("weight_kg"), fields.get("price_per_kg_usd")
+    if fields.get("total_cost_usd") is not None or weight is None or price is None:
+        return
+    total = (weight * price).quantize(CENT, ROUND_HALF_UP)
+    if total > MONEY_MAXIMUM:
+        abort(422, messages={"json": {"total_cost_usd": [
+            f"weight_kg × price_per_kg_usd = {total} exceeds the maximum {MONEY_MAXIMUM}; give total_cost_usd."]}})
+    fields["total_cost_usd"] = total
 
 
 def _record_status(record, previous_status, source, api_key_id):
