@@ -29,7 +29,7 @@ run: demo
 	@echo "Database: $(DATABASE_URL)"
 	@echo "Rate limits: counted in process memory (REDIS_URL unset), so one gunicorn worker serves the demo."
 	@echo "Serving on http://$(HOST):$(PORT)  (Swagger UI: http://$(HOST):$(PORT)/api/docs, Ctrl-C stops)"
-	$(BIN)/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
