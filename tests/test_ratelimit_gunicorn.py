@@ -6,14 +6,11 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis
@@ -21,66 +18,11 @@ import requests
 
 from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
                       make_migrated_app, make_tenant, require_service, worker_suffix)
+from servers import Gunicorn, free_port
 from tracker_api.keys import generate_plain_key, revoke_key, set_rate_limit
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 BOT_IDS = itertools.count(1001)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Gunicorn:
-    """`gunicorn wsgi:app` as an operator starts it, with its stdout (the JSON request log) kept in a file."""
-
-    def __init__(self, directory, env, workers):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stdout_path, self.stderr_path = directory / "gunicorn.out", directory / "gunicorn.err"
-        with open(self.stdout_path, "w") as stdout, open(self.stderr_path, "w") as stderr:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-                 "--graceful-timeout", "3", "wsgi:app"], cwd=REPO, env=env, stdout=stdout, stderr=stderr)
-        self._wait_for(workers)
-
-    def _wait_for(self, workers, timeout=40):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited {self.process.returncode}: {self.stderr()[-2000:]}")
-            if self.stderr().count("Booting worker") >= workers:
-                try:
-                    if requests.get(self.url + "/healthz", timeout=5).ok:
-                        return
-                except requests.RequestException:  # not listening yet, or a worker still importing the app
-                    pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start within {timeout} s: {self.stderr()[-2000:]}")
-
-    def stderr(self):
-        return self.stderr_path.read_text()
-
-    def request_lines(self):
-        lines = (json.loads(text) for text in self.stdout_path.read_text().splitlines() if text.startswith("{"))
-        return [line for line in lines if line.get("event") == "request"]
-
-    def lines_for(self, request_ids):
-        wanted = set(request_ids)
-        return [line for line in self.request_lines() if line["request_id"] in wanted]
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def server_env(database_url, redis_url, pepper, **settings):

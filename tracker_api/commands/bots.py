@@ -1,5 +1,6 @@
 """`flask bots create|list`: the tenants."""
 import click
+from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -7,7 +8,8 @@ from ..models import SUBSCRIPTION_STATUSES
 from ..resources.bots import service
 from .output import emit, json_option
 
-bots_cli = click.Group("bots", help="Create and list bots (tenants).")
+# AppGroup: each command gets an app context, under `flask` and under app.test_cli_runner() alike.
+bots_cli = AppGroup("bots", help="Create and list bots (tenants).")
 BOT_COLUMNS = ("id", "name", "username", "is_active", "subscription_status")
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import click
+from flask.cli import with_appcontext
 
 from ..extensions import db
 from ..keys import issue_key
@@ -59,6 +60,7 @@ def _seed_parcels(bot_id, now, count=40):
 @click.command("demo")
 @click.option("--port", default=8000, show_default=True, help="Port used in the printed curl command.")
 @json_option
+@with_appcontext  # as AppGroup commands have: an app context under app.test_cli_runner() too
 def demo_command(port, as_json):
     """Create (once) the demo bot with sample data, and print a new key for it."""
     bot = db.session.get(Bot, DEMO_BOT_ID) or create_bot(bot_id=DEMO_BOT_ID, name="Demo Cargo", username="@demo_cargo_bot")

@@ -9,6 +9,10 @@ def get_bot(bot_id):
 
 
 def create_bot(*, name, username, bot_id=None, subscription_status="active"):
+    """Without an id, take the one after the highest: ids are mostly the platform's own, given explicitly,
+    and a PostgreSQL sequence that never saw them would hand one out again."""
+    if bot_id is None:
+        bot_id = (db.session.scalar(db.select(db.func.max(Bot.id))) or 0) + 1
     bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True)
     db.session.add(bot)
     db.session.commit()

@@ -24,10 +24,13 @@ def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None)
     return {"tracking_numbers": items, "total": total}
 
 
-def get_tracking(bot_id, tracking_id):
-    """One of this bot's tracking numbers; another bot's id is as absent as a missing one."""
-    record = db.session.scalar(
-        db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id, TrackingNumber.id == tracking_id))
+def get_tracking(bot_id, tracking_id, *, for_update=False):
+    """One of this bot's tracking numbers; another bot's id is as absent as a missing one. `for_update` locks
+    the row until commit, so concurrent updates queue and each records the status the one before it left."""
+    statement = db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id, TrackingNumber.id == tracking_id)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    record = db.session.scalar(statement)
     if record is None:
         abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
     return record
@@ -78,7 +81,7 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
 
 def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=None, at=None):
     """Apply the given fields; a new status is recorded in the history. Always bumps updated_at."""
-    record = get_tracking(bot_id, tracking_id)
+    record = get_tracking(bot_id, tracking_id, for_update=True)
     changes = dict(changes)
     if "total_cost_usd" not in changes and {"weight_kg", "price_per_kg_usd"} & changes.keys():
         priced = {"weight_kg": changes.get("weight_kg", record.weight_kg),
