@@ -37,8 +37,8 @@ class Config:
     RATE_LIMIT_HAMMERING = int(os.environ.get("RATE_LIMIT_HAMMERING", "30"))
     SECURITY_EVENT_COOLDOWN_SECONDS = int(os.environ.get("SECURITY_EVENT_COOLDOWN_SECONDS", "300"))
     USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "30"))
-    # One JSON line per request on stdout; load-balancer probes would drown the rest.
-    REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz")
+    # One JSON line per request on stdout; load-balancer probes and Prometheus scrapes would drown the rest.
+    REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz", "/metrics")
 
     # flask-smorest / OpenAPI
     API_TITLE = "Tracker API"

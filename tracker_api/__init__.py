@@ -11,6 +11,7 @@ from .auth import register_auth
 from .commands import register_commands
 from .database import register_database
 from .extensions import api, db, migrate
+from .metrics import register_metrics
 from .proxy import register_proxy_fix
 from .ratelimit import register_rate_limits
 from .request_id import register_request_id
@@ -33,8 +34,10 @@ def create_app(config=None, **overrides):
 
     # Request hooks run in this order: request id; audit (timer, blocked addresses); rate limit (spends
     # the key's or the address's budget, so refused keys count too); authentication and bot scoping.
+    # Metrics read the audit's timer and verdict when the response is ready.
     register_request_id(app)
     register_audit(app)
+    register_metrics(app)
     register_rate_limits(app, api)
     register_auth(app, api)
 

@@ -83,25 +83,31 @@ def _configure_json_logs():
 
 def _request_fields(response):
     check = g.get("key_check")
-    started = g.get("request_started")
+    elapsed = elapsed_seconds()
     return {
         "event": "request",
         "request_id": g.get("request_id"),
         "method": request.method,
         "path": request.path[:MAX_LOGGED_LENGTH],
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        "duration_ms": round(elapsed * 1000, 2) if elapsed is not None else None,
         "client_ip": client_address(),
         "user_agent": (request.headers.get("User-Agent") or "")[:MAX_LOGGED_LENGTH] or None,
         "key_id": check.key_id if check else None,
         "bot_id": check.bot_id if check and check.bot_id else (request.view_args or {}).get("bot_id"),
-        "refusal": _refusal(),
+        "refusal": refusal(),
         "pid": os.getpid(),
     }
 
 
-def _refusal():
-    """Why the request was turned away before its view ran, or None."""
+def elapsed_seconds():
+    """Seconds since this request's first hook ran (None if it never did): the log's and the metrics' duration."""
+    started = g.get("request_started")
+    return time.perf_counter() - started if started else None
+
+
+def refusal():
+    """Why the request was turned away before its view ran, or None: the log's and the metrics' verdict."""
     if g.get("address_blocked"):
         return "address-blocked"
     window = rate_limit_window()

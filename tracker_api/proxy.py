@@ -1,8 +1,9 @@
 """The client's address: the socket's peer, or what the configured number of trusted proxies vouch for.
 
-nginx appends the address it saw to X-Forwarded-For; whatever a client wrote there itself comes before it.
-With TRUSTED_PROXIES=N werkzeug's ProxyFix takes the N-th value from the right, so a forged header changes
-nothing; with 0 (no proxy in front) the header is ignored altogether.
+A proxy appends the address it saw to X-Forwarded-For, after whatever a client wrote there itself (our
+docker/nginx.conf goes further and sends only the address it saw). With TRUSTED_PROXIES=N werkzeug's ProxyFix
+takes the N-th value from the right, so a forged header changes nothing; with 0 (no proxy in front) the header
+is ignored altogether.
 """
 from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
