@@ -1,4 +1,6 @@
 """The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON."""
+from http import HTTPStatus
+
 import flask_smorest
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
@@ -19,8 +21,11 @@ class JsonOnlyParser(FlaskParser):
 
 
 # Every operation under the API prefix can answer these, whatever its own responses are: the auth hook's
-# refusals and the rate limiter's 429 (RATE_LIMITED is registered by ratelimit.py with its headers).
-AUTHENTICATION_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 429: "RATE_LIMITED"}
+# refusals, the rate limiter's 429 (RATE_LIMITED is registered by ratelimit.py with its headers) and the router's
+# 404 for a path id that is not a number in range (paths.py).
+COMMON_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "RATE_LIMITED"}
+# And an operation that reads a JSON body these, from JsonOnlyParser and MAX_CONTENT_LENGTH.
+BODY_RESPONSES = {400: "BAD_REQUEST", 413: HTTPStatus(413).name, 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -28,13 +33,12 @@ class Blueprint(flask_smorest.Blueprint):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._prepare_doc_cbks.append(self._document_authentication_responses)
+        self._prepare_doc_cbks.append(self._document_common_responses)
 
     @staticmethod
-    def _document_authentication_responses(doc, doc_info, **kwargs):
+    def _document_common_responses(doc, doc_info, **kwargs):
         responses = doc.setdefault("responses", {})
-        for status, response_name in AUTHENTICATION_RESPONSES.items():
+        common = {**COMMON_RESPONSES, **(BODY_RESPONSES if "requestBody" in doc else {})}
+        for status, response_name in common.items():
             responses.setdefault(status, response_name)
         return doc
-
-

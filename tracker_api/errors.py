@@ -14,10 +14,14 @@ PROBLEM_MIMETYPE = "application/problem+json"
 class ProblemSchema(ma.Schema):
     """Documents the error body (RFC 9457 problem details); responses are built by `problem()`."""
 
-    type = ma.fields.String(metadata={"example": "about:blank"})
-    title = ma.fields.String(metadata={"example": "Unprocessable Entity"})
-    status = ma.fields.Integer(metadata={"example": 422})
-    detail = ma.fields.String(metadata={"example": "page_size: Must be between 1 and 100."})
+    class Meta:
+        # RFC 9457 extension members: a problem may carry more, e.g. the 409's `existing_id`.
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(required=True, metadata={"example": "about:blank"})
+    title = ma.fields.String(required=True, metadata={"example": "Unprocessable Entity"})
+    status = ma.fields.Integer(required=True, metadata={"example": 422})
+    detail = ma.fields.String(required=True, metadata={"example": "page_size: Must be between 1 and 100."})
     request_id = ma.fields.String(metadata={"example": "0f5a3c1e9b7d4c2a8e6f1b3d5a7c9e0f"})
     errors = ma.fields.Dict(metadata={"description": "422 only: the messages for each invalid field"})
 
