@@ -9,7 +9,7 @@ PORT ?= 8000
 # The embedded default: an SQLite file, rate-limit counters in memory. No PostgreSQL or Redis needed.
 export DATABASE_URL ?= sqlite:///$(CURDIR)/instance/tracker_api.sqlite3
 
-.PHONY: install run test migrate demo clean
+.PHONY: install e2e-deps run test migrate demo clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,51 @@ run: demo
 	@echo "Serving on http://$(HOST):$(PORT)  (Swagger UI: http://$(HOST):$(PORT)/api/docs, Ctrl-C stops)"
 	$(BIN)/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) wsgi:app
 
-test: install
+# What the end-to-end tests (tests/test_e2e_nginx.py) run besides Python: Debian's nginx, php-cli with cURL, node
+# and curl. Installs only what is missing and only where apt-get can (as root); otherwise it says so and the
+# suite goes on, where those tests skip naming what is missing (or fail, under CI=true).
+e2e-deps:
+	@missing=""; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v php >/dev/null || missing="$$missing php-cli"; \
+	php -r 'exit(extension_loaded("curl") ? 0 : 1);' 2>/dev/null || missing="$$missing php-curl"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "e2e-deps: cannot install$$missing (needs root and apt-get); the end-to-end tests will skip"; exit 0; fi; \
+	echo "e2e-deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+		|| echo "e2e-deps: could not install$$missing; the end-to-end tests will skip"
+
+test: install e2e-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What tests/test_docs_browser.py drives: Debian's Chromium and the chromedriver built with it, from apt only
+# (no tool ever downloads a browser). Installs them only where missing, as e2e-deps does; without them the
+# browser test skips saying so (fails under CI=true).
+.PHONY: browser-deps
+browser-deps:
+	@if [ -x /usr/lib/chromium/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "browser-deps: cannot install chromium chromium-driver (needs root and apt-get); the browser test will skip"; \
+		exit 0; fi; \
+	echo "browser-deps: installing chromium chromium-driver"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } \
+		|| echo "browser-deps: could not install chromium chromium-driver; the browser test will skip"
+
+test: browser-deps
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# The Schemathesis run of `make test` (tests/test_fuzz_openapi.py), longer: FUZZ_EXAMPLES generated cases per
+# operation instead of 25, on SQLite and PostgreSQL. FUZZ_SEED picks another reproducible run.
+FUZZ_EXAMPLES ?= 1000
+.PHONY: fuzz
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz_openapi.py $(PYTEST_ARGS)
