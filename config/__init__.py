@@ -52,8 +52,6 @@ class Config:
     OPENAPI_REDOC_PATH = "redoc"
     OPENAPI_REDOC_URL = "/api/docs/assets/redoc/redoc.standalone.js"
 
-    JSON_SORT_KEYS = False
-
 
 class ProductionConfig(Config):
     """Everything secret must come from the environment; a missing setting stops the start."""

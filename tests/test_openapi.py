@@ -261,3 +261,12 @@ def test_redoc_reads_the_local_document(http):
 def test_an_unknown_asset_is_a_404_not_a_file_outside_the_bundle(http):
     assert http.get("/api/docs/assets/swagger-ui/no-such-file.js").status_code == 404
     assert http.get("/api/docs/assets/redoc/../__init__.py").status_code == 404
+
+
+def test_redoc_shows_its_attribution_logo_from_the_app_not_from_redocly_s_cdn(http):
+    script = http.get("/api/docs/assets/redoc/redoc.standalone.js")
+    assert script.status_code == 200 and script.mimetype == "text/javascript"
+    assert b"cdn.redoc.ly" not in script.data and b"/api/docs/assets/redoc/logo-mini.svg" in script.data
+    assert http.get("/api/docs/assets/redoc/logo-mini.svg").mimetype == "image/svg+xml"
+    assert http.get("/api/docs/assets/redoc/redoc.standalone.js",
+                    headers={"If-None-Match": script.headers["ETag"]}).status_code == 304

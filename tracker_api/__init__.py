@@ -26,6 +26,9 @@ def create_app(config=None, **overrides):
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config or load_config())
     app.config.update(overrides)
+    # Fields in the order the schemas declare them (the product document's), Cyrillic as UTF-8 text.
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
     register_proxy_fix(app)
     register_database(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
