@@ -72,12 +72,17 @@ class Gunicorn:
         return [line for line in self.request_lines() if line["request_id"] in wanted]
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process, grace_seconds=10):
+    """SIGTERM (a graceful shutdown), then SIGKILL if it outstays the grace period."""
+    process.terminate()
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def clean_env(**settings):
@@ -163,9 +168,4 @@ class Nginx:
                        if path.exists())
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
