@@ -25,7 +25,7 @@ from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 from .auth import is_protected, presented_key
 from .errors import ProblemSchema, problem
 from .proxy import client_address
-from .shared_store import redis_connection_options
+from .shared_store import limiter_storage_options
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
@@ -151,7 +151,7 @@ def build_limiter(app):
         application_limits=[rate_limit_budget],  # one budget across every route, not one per route
         strategy=STRATEGY,
         storage_uri=redis_url or "memory://",
-        storage_options=redis_connection_options(app.config) if redis_url else {},
+        storage_options=limiter_storage_options(redis_url, app.config) if redis_url else {},
         in_memory_fallback_enabled=bool(redis_url),
         swallow_errors=True,  # a limiter failure past the fallback lets the request through, logged
         headers_enabled=False,  # add_rate_limit_headers writes exact ones

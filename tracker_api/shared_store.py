@@ -10,14 +10,19 @@ Redis is away: counts and blocks are per worker, and what was counted meanwhile 
 import logging
 import threading
 import time
+from urllib.parse import unquote, urlsplit
 
 import redis
 from flask import current_app
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 log = logging.getLogger(__name__)
 NAMESPACE = "tracker_api:"
+REDIS_FAILURES = (redis.RedisError, RedisClusterException)  # the latter: no cluster node answered
 
 
 def redis_connection_options(config):
@@ -25,6 +30,43 @@ def redis_connection_options(config):
     timeout = config["REDIS_TIMEOUT_SECONDS"]
     # redis-py retries failed commands with a back-off by default: seconds of stall in an outage.
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
+
+
+def limiter_storage_options(url, config):
+    """The rate limiter's storage options for REDIS_URL: the same timeouts, also for Sentinel's own connections;
+    through Sentinel, reads go to the primary too (a replica's lag would skew the exact Reset header)."""
+    options = redis_connection_options(config)
+    if urlsplit(url).scheme == "redis+sentinel":
+        return {**options, "sentinel_kwargs": redis_connection_options(config), "use_replicas": False}
+    return options
+
+
+def redis_client(url, config):
+    """A redis-py client for REDIS_URL in any of the forms the rate limiter (the `limits` library) accepts:
+    redis:// or rediss:// (one server), redis+sentinel://[user:password@]host:port[,host:port...]/service
+    (the service's current primary, found through Sentinel), and redis+cluster://[user:password@]host:port[,...].
+    Both the limiter and this store then follow the same Redis through a failover."""
+    options = {**redis_connection_options(config), "decode_responses": True}
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis+sentinel", "redis+cluster"):
+        return redis.Redis.from_url(url, **options)
+    auth = {name: unquote(value) for name, value in (("username", parts.username), ("password", parts.password))
+            if value}
+    nodes = [_host_and_port(location) for location in parts.netloc.rpartition("@")[2].split(",")]
+    if parts.scheme == "redis+cluster":
+        return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **auth, **options)
+    service = parts.path.strip("/")
+    if not service:
+        raise ValueError("REDIS_URL: a redis+sentinel:// URL ends with the service name, e.g. /mymaster")
+    sentinel = Sentinel(nodes, sentinel_kwargs={**auth, **redis_connection_options(config)}, **auth, **options)
+    return sentinel.master_for(service)
+
+
+def _host_and_port(location):
+    parts = urlsplit("//" + location.strip())
+    if not parts.hostname or not parts.port:
+        raise ValueError(f"REDIS_URL: {location!r} needs a host and a port")
+    return parts.hostname, parts.port
 
 
 class MemoryStore:
@@ -114,10 +156,19 @@ class RedisStore:
     kind = "redis"
 
     def __init__(self, url, config):
-        self.client = redis.Redis.from_url(url, decode_responses=True, **redis_connection_options(config))
+        self.url, self.config = url, config
+        self._client = None
         self.retry_interval = config["REDIS_RETRY_INTERVAL_SECONDS"]
         self.fallback = MemoryStore()
         self._down_until = 0.0
+
+    @property
+    def client(self):
+        """Built on first use, inside the outage policy: a Cluster client connects as it is built, and Redis
+        may well be down when a worker starts."""
+        if self._client is None:
+            self._client = redis_client(self.url, self.config)
+        return self._client
 
     @property
     def available(self):
@@ -127,7 +178,7 @@ class RedisStore:
         if self.available:
             try:
                 result = redis_call()
-            except redis.RedisError as error:
+            except REDIS_FAILURES as error:
                 if not self._down_until:  # log the change of state, not every failed retry
                     log.warning("Redis unavailable (%s: %s): counters are per process until it answers again "
                                 "(retried every %g s)", type(error).__name__, error, self.retry_interval)
@@ -183,7 +234,7 @@ class RedisStore:
         """'ok', or why Redis does not answer: asked afresh (one timeout at most), for /readyz."""
         try:
             self.client.ping()
-        except redis.RedisError as error:
+        except REDIS_FAILURES as error:
             return f"unavailable: {type(error).__name__}"
         return "ok"
 
