@@ -35,6 +35,7 @@ tracking_id=$(echo "$created" | first_id)
 call GET "/tracking/$BOT?page=1&page_size=50&status_filter=pending"
 call GET "/tracking/$BOT/$tracking_id"
 call PUT "/tracking/$BOT/$tracking_id" '{"status": "in_transit"}'
+call GET "/tracking/$BOT/$tracking_id/history"
 call GET "/tracking/$BOT/by-client/CLIENT123"
 
 # Clients

@@ -98,7 +98,7 @@ def run_example(command, env):
 # --- the integrator's view ----------------------------------------------------------------------------------
 
 ENDPOINTS = ["POST /tracking/{bot}", "GET /tracking/{bot}", "GET /tracking/{bot}/{id}", "PUT /tracking/{bot}/{id}",
-             "GET /tracking/{bot}/by-client/CLIENT123", "GET /clients/{bot}", "GET /clients/{bot}/{id}",
+             "GET /tracking/{bot}/{id}/history", "GET /tracking/{bot}/by-client/CLIENT123", "GET /clients/{bot}", "GET /clients/{bot}/{id}",
              "GET /statistics/{bot}/overview", "GET /statistics/{bot}/tracking", "GET /bots/{bot}",
              "GET /bots/{bot}/usage"]
 
@@ -109,8 +109,17 @@ def test_every_endpoint_answers_curl_through_nginx(stack, tenant):
     assert result.returncode == 0, result.stderr
     called = [re.sub(r"/\d+", "/{id}", line.replace(f"/{tenant.bot_id}", "/{bot}")).split("?")[0]
               .replace("/api/v1", "") for line in result.stderr.splitlines()]
-    assert called == [ENDPOINTS[0], *ENDPOINTS[1:]], result.stderr
+    assert called == ENDPOINTS, result.stderr
     assert '"current_status":"in_transit"' in result.stdout
+
+
+def test_the_curl_walkthrough_covers_every_operation_of_the_api(stack):
+    document = requests.get(f"{stack.url}/api/openapi.json", timeout=10).json()
+    operations = {f"{method.upper()} {path}" for path, item in document["paths"].items()
+                  for method in item if method in ("get", "post", "put", "patch", "delete")}
+    documented = {re.sub(r"\{\w+_id\}", "{id}", operation.replace("{bot_id}", "{bot}").replace("/api/v1", ""))
+                  .replace("{client_code}", "CLIENT123") for operation in operations}
+    assert documented == set(ENDPOINTS)
 
 
 @pytest.mark.parametrize("program,example,install_hint", [

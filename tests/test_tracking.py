@@ -11,7 +11,8 @@ import pytest
 
 from conftest import in_app, make_tracking
 from tracker_api.extensions import db
-from tracker_api.models import StatusEvent, TrackingNumber
+from tracker_api.keys import issue_key
+from tracker_api.models import ApiKey, StatusEvent, TrackingNumber
 from tracker_api.models.types import utcnow
 from tracker_api.resources.tracking.service import create_tracking
 
@@ -284,6 +285,40 @@ def test_an_update_of_a_missing_id_is_a_404_and_creates_nothing(http, tenant):
     response = http.put(f"{TRACKING}/41", headers=tenant.headers, json={"status": "in_transit"})
     assert response.status_code == 404
     assert listed(http, tenant) == ([], 0)
+
+
+# --- status history ----------------------------------------------------------------------------------------
+
+def test_the_history_lists_every_status_oldest_first_with_when_and_who(app, http, tenant):
+    record = create(http, tenant, **DOCUMENT_BODY)
+    second_key = in_app(app, lambda: issue_key(tenant.bot_id, "crm")[1])
+    stamps = [record["created_at"]]
+    for status, key in (("in_transit", tenant.key), ("delivered", second_key)):
+        response = http.put(f"{TRACKING}/{record['id']}", headers={"X-API-Key": key}, json={"status": status})
+        stamps.append(response.get_json()["updated_at"])
+    http.put(f"{TRACKING}/{record['id']}", headers=tenant.headers, json={"note": "no status change"})
+
+    response = http.get(f"{TRACKING}/{record['id']}/history", headers=tenant.headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert list(body) == ["tracking_id", "tracking_number", "current_status", "history"]
+    assert (body["tracking_id"], body["tracking_number"], body["current_status"]) == \
+        (record["id"], "ABC123456", "delivered")
+    second_key_id = in_app(app, lambda: db.session.scalar(
+        db.select(ApiKey.id).where(ApiKey.bot_id == tenant.bot_id, ApiKey.name == "crm")))
+    assert [(change["previous_status"], change["status"], change["source"], change["api_key_id"])
+            for change in body["history"]] == [(None, "pending", "api", tenant.key_id),
+                                               ("pending", "in_transit", "api", tenant.key_id),
+                                               ("in_transit", "delivered", "api", second_key_id)]
+    assert [utc_time(change["changed_at"]) for change in body["history"]] == [utc_time(at) for at in stamps]
+    assert [row[:2] for row in history(app, record["id"])] == \
+        [(change["previous_status"], change["status"]) for change in body["history"]]
+
+
+def test_the_history_of_a_missing_tracking_number_is_a_404_problem(http, tenant):
+    response = http.get(f"{TRACKING}/999999/history", headers=tenant.headers)
+    assert response.status_code == 404 and response.content_type == "application/problem+json"
+    assert "999999" in response.get_json()["detail"]
 
 
 # --- filters ---------------------------------------------------------------------------------------------

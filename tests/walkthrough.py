@@ -49,6 +49,10 @@ def walk_every_endpoint(send, bot_id=DEMO_BOT_ID):
     assert str(created["id"]) in conflict["detail"]
     moved = call("PUT", f"{base}/{created['id']}", {"status": "in_transit"})
     assert moved["current_status"] == "in_transit" and moved["updated_at"] >= created["updated_at"]
+    history = call("GET", f"{base}/{created['id']}/history")
+    assert [(change["previous_status"], change["status"]) for change in history["history"]] == \
+        [(None, "pending"), ("pending", "in_transit")]
+    assert history["history"][-1]["changed_at"] == moved["updated_at"]
 
     clients = call("GET", f"/api/v1/clients/{bot_id}?page=1&page_size=50")
     assert clients["total"] == DEMO_CLIENTS == len(clients["clients"])

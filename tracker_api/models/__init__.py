@@ -3,7 +3,7 @@ from .api_key import ApiKey
 from .bot import SUBSCRIPTION_STATUSES, Bot
 from .client import Client
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
-from .tracking import STATUSES, StatusEvent, TrackingNumber
+from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
 
 __all__ = ["ApiKey", "Bot", "Client", "SecurityEvent", "StatusEvent", "TrackingNumber",
-           "SECURITY_EVENT_KINDS", "STATUSES", "SUBSCRIPTION_STATUSES"]
+           "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES", "SUBSCRIPTION_STATUSES"]

@@ -8,6 +8,7 @@ from ..extensions import db
 from .types import BigId, UTCDateTime, utcnow
 
 STATUSES = ("pending", "in_transit", "delivered", "issued", "cancelled")
+STATUS_SOURCES = ("api", "bot", "import", "demo")  # what may set a status (StatusEvent.source)
 
 
 class TrackingNumber(db.Model):
@@ -50,6 +51,6 @@ class StatusEvent(db.Model):
     bot_id: Mapped[int] = mapped_column(Integer, ForeignKey("bots.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))
     previous_status: Mapped[str | None] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(20))  # "api", "bot", "import", "demo"
+    source: Mapped[str] = mapped_column(String(20))  # one of STATUS_SOURCES
     api_key_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("api_keys.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

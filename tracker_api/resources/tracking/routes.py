@@ -7,8 +7,8 @@ from ...blueprint import Blueprint
 from ...schemas import PageQuerySchema
 from ..paths import BOT_ID, RECORD_ID
 from . import service
-from .schemas import (ClientCodePathSchema, TrackingCreateSchema, TrackingListQuerySchema, TrackingListSchema, TrackingNumberSchema,
-                      TrackingUpdateSchema)
+from .schemas import (ClientCodePathSchema, TrackingCreateSchema, TrackingHistorySchema, TrackingListQuerySchema,
+                      TrackingListSchema, TrackingNumberSchema, TrackingUpdateSchema)
 
 blp = Blueprint("tracking", __name__, url_prefix="/tracking", description="Parcels and their status")
 
@@ -44,6 +44,15 @@ class TrackingNumberById(MethodView):
     def put(self, changes, bot_id, tracking_id):
         """Update the status (and any other field given); a new status is added to the history"""
         return service.update_tracking(bot_id, tracking_id, changes, api_key_id=current_key_id())
+
+
+@blp.route(f"/{BOT_ID}/{RECORD_ID.format('tracking_id')}/history")
+class TrackingNumberHistory(MethodView):
+    @blp.response(200, TrackingHistorySchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, bot_id, tracking_id):
+        """Get a tracking number's status history, oldest first"""
+        return service.get_history(bot_id, tracking_id)
 
 
 @blp.route(f"/{BOT_ID}/by-client/<string:client_code>")

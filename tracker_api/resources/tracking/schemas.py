@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ...models import STATUSES
+from ...models import STATUS_SOURCES, STATUSES
 from ...schemas import BodySchema, PageQuerySchema, Text, UTCDateTimeField, money, weight
 
 TRACKING_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
@@ -39,6 +39,26 @@ class TrackingNumberSchema(ma.Schema):
 class TrackingListSchema(ma.Schema):
     tracking_numbers = ma.fields.List(ma.fields.Nested(TrackingNumberSchema))
     total = ma.fields.Integer(metadata={"example": 1, "description": "All matching tracking numbers."})
+
+
+class StatusChangeSchema(ma.Schema):
+    status = ma.fields.String(metadata={"enum": list(STATUSES), "example": "in_transit"})
+    previous_status = ma.fields.String(allow_none=True, metadata={
+        "enum": list(STATUSES), "example": "pending", "description": "null for the status it was created with."})
+    source = ma.fields.String(metadata={
+        "enum": list(STATUS_SOURCES), "example": "api",
+        "description": "What set it: api (an API key), bot (the Telegram bot), import, demo (sample data)."})
+    api_key_id = ma.fields.Integer(allow_none=True, metadata={
+        "example": 1, "description": "The bot's API key that set it, when it was set over the API."})
+    changed_at = UTCDateTimeField(attribute="created_at", metadata={"example": "2025-01-27T10:00:00+00:00"})
+
+
+class TrackingHistorySchema(ma.Schema):
+    tracking_id = ma.fields.Integer(metadata={"example": 1})
+    tracking_number = ma.fields.String(metadata={"example": "ABC123456"})
+    current_status = ma.fields.String(metadata={"enum": list(STATUSES), "example": "in_transit"})
+    history = ma.fields.List(ma.fields.Nested(StatusChangeSchema), metadata={
+        "description": "Every status the parcel has taken, oldest first; the last is its current status."})
 
 
 class TrackingListQuerySchema(PageQuerySchema):

@@ -36,6 +36,15 @@ def get_tracking(bot_id, tracking_id, *, for_update=False):
     return record
 
 
+def get_history(bot_id, tracking_id):
+    """One of this bot's tracking numbers with every status it has taken, oldest first."""
+    record = get_tracking(bot_id, tracking_id)
+    events = db.session.scalars(db.select(StatusEvent).where(StatusEvent.tracking_id == record.id)
+                                .order_by(StatusEvent.id)).all()
+    return {"tracking_id": record.id, "tracking_number": record.tracking_number,
+            "current_status": record.status, "history": events}
+
+
 def _derive_total_cost(fields):
     """Fill in total_cost_usd from weight × price when it is not given; a product too big to store is a 422."""
     weight, price = fields.get("weight_kg"), fields.get("price_per_kg_usd")
