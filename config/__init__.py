@@ -15,7 +15,13 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", "sqlite:///" + os.path.abspath("instance/tracker_api.sqlite3"))
     )
+    # Pre-ping: a connection the database dropped (a restart, a failover) is replaced at checkout, so requests
+    # succeed again as soon as the database is back, without restarting the workers (tests/test_faults.py).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL cancels any one statement that runs longer than this (0: no limit), and the request gets a 503
+    # problem. Below gunicorn's 30 s timeout, so a stuck query or a lock held too long costs one request, not a
+    # killed worker and every request its other threads were serving. `flask db upgrade` is bound by it too.
+    DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "10000"))
     # None: rate-limit counters, usage and address blocks live in each process's memory (one worker only)
     REDIS_URL = os.environ.get("REDIS_URL")
     # An outage must cost a request milliseconds, not seconds: see shared_store.py for the policy.
@@ -57,6 +63,9 @@ class ProductionConfig(Config):
     """Everything secret must come from the environment; a missing setting stops the start."""
 
     ENV_NAME = "production"
+    # Set here, so that FLASK_DEBUG or a stray FLASK_TESTING in the environment cannot turn them on.
+    DEBUG = False
+    TESTING = False
 
     def __init__(self):
         missing = [name for name in ("DATABASE_URL", "API_KEY_PEPPER", "REDIS_URL") if not os.environ.get(name)]

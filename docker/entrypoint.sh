@@ -7,6 +7,7 @@
 set -eu
 
 if [ "${MIGRATE_ON_START:-1}" != "0" ]; then
-    flask --app wsgi db upgrade
+    # A migration may rebuild an index over millions of rows: no per-statement limit for it.
+    DATABASE_STATEMENT_TIMEOUT_MS=0 flask --app wsgi db upgrade
 fi
 exec "$@"

@@ -1,15 +1,20 @@
 """Real processes for the tests that need them: gunicorn serving `wsgi:app`, Debian's nginx in front of it with
-docker/nginx.conf, and `flask --app wsgi ...` run from the repository root, all as an operator starts them."""
+docker/nginx.conf, and `flask --app wsgi ...` run from the repository root, all as an operator starts them; and a
+private PostgreSQL cluster and redis-server that a fault test may stop, restart or starve (never the shared ones)."""
+import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import redis
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +93,7 @@ def stop_process(process, grace_seconds=10):
 def clean_env(**settings):
     """This process's environment without the app's own settings, plus `settings`: what a shell that sets
     only these would give `flask` or gunicorn (the tests' own variables, e.g. CI, pass through)."""
-    prefixes = ("DATABASE_URL", "REDIS_", "RATE_LIMIT", "INVALID_KEY", "ADDRESS_BLOCK", "TRUSTED_PROXIES",
+    prefixes = ("DATABASE_", "REDIS_", "RATE_LIMIT", "INVALID_KEY", "ADDRESS_BLOCK", "TRUSTED_PROXIES",
                 "TRACKER_ENV", "API_KEY_PEPPER", "FLASK_")
     env = {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
     env.update({name: str(value) for name, value in settings.items()}, PYTHONUNBUFFERED="1")
@@ -169,3 +174,114 @@ class Nginx:
 
     def stop(self):
         stop_process(self.process)
+
+
+# --- private database servers, for fault tests ----------------------------------------------------------------
+
+def worker_pids(master_pid):
+    """The pids of a gunicorn master's workers (its children), from /proc."""
+    pids = set()
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == master_pid:
+            pids.add(int(stat.split("/")[2]))
+    return pids
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own on a free TCP port (no Unix socket, so nothing is shared with the
+    machine's server), in a directory of its own under /tmp: PostgreSQL refuses to run as root, so as root the
+    cluster runs as `postgres`, who could not enter a pytest temporary directory (0700, root's)."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.directory = Path(tempfile.mkdtemp(prefix="tracker_api_pg_"))
+        self.data, self.log = self.directory / "data", self.directory / "postgres.log"
+        self.as_root = os.geteuid() == 0
+        self.chown(self.directory)
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
+                  "--locale=C")
+        # fsync off: a test cluster's speed matters, its durability across power loss does not.
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+                       "fsync = off\nfull_page_writes = off\nmax_connections = 100\n")
+        self.start()
+
+    def chown(self, path):
+        """Hand `path` to the postgres user when we are root (the server must own what it writes)."""
+        if os.geteuid() == 0:
+            shutil.chown(path, "postgres", "postgres")
+
+    def _run(self, program, *args, timeout=60):
+        command = [str(self.bin / program), *map(str, args)]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if result.returncode:
+            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}{self.server_log()[-2000:]}")
+        return result
+
+    def server_log(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def start(self):
+        self._run("pg_ctl", "start", "-w", "-D", self.data, "-l", self.log)
+
+    def stop(self, mode="fast"):
+        """`fast` rolls back open transactions and closes every connection, as an operator's restart does."""
+        self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", self.data)
+
+    def restart(self):
+        self._run("pg_ctl", "restart", "-w", "-m", "fast", "-D", self.data, "-l", self.log)
+
+    def is_running(self):
+        return (self.data / "postmaster.pid").exists()
+
+    def destroy(self):
+        if self.is_running():
+            self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a fixed free port (so it comes back where the app looks for it),
+    without persistence: stopping it loses every counter, as a crashed cache would."""
+
+    def __init__(self, directory, port=None):
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}")
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self):
+        """Killed: connections are refused from now on (a frozen one is test_ratelimit_gunicorn.py's case)."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # in case a test froze it
+            self.process.kill()
+            self.process.wait()
+
+    def client(self):
+        return redis.Redis.from_url(self.url, socket_timeout=1, decode_responses=True)

@@ -1,33 +1,82 @@
-"""Database plumbing: per-dialect connection settings, and a lost database answered with a 503."""
+"""Database plumbing: per-dialect connection settings, and a database that cannot answer turned into a 503."""
 import logging
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from .errors import problem
 from .extensions import db
 
 log = logging.getLogger(__name__)
 
+# What the client is told, by SQLSTATE (code, else class); anything else reads as a lost database. All are
+# OperationalErrors: the service's state, not the request's fault.
+DETAILS = {
+    "57014": "The database did not answer in time; retry shortly.",  # query_canceled: statement_timeout
+    "53": "The database is out of space or resources; retry later.",  # disk_full, out_of_memory, too_many_...
+}
+LOST = "The database is unavailable; retry shortly."
+
 
 def register_database(app):
-    """Connection settings for the configured dialect, and the 503 for a lost database."""
+    """Connection settings for the configured dialect, and the 503 for a database that cannot answer."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
     if url.get_backend_name() == "postgresql":
-        # Dates (statistics per day) are computed in UTC whatever the server's TimeZone is.
-        options.setdefault("connect_args", {}).setdefault("options", "-c timezone=UTC")
+        connect_args = options["connect_args"] = dict(options.get("connect_args", {}))
+        connect_args.setdefault("options", postgresql_session_options(app.config))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
+    # Teardowns run last-registered first: this one before Flask-SQLAlchemy's own session removal.
+    app.teardown_appcontext(end_session)
     app.register_error_handler(OperationalError, handle_database_unavailable)
 
 
+def postgresql_session_options(config):
+    """libpq `options` set on every new connection, so no request can run without them."""
+    # Dates (statistics per day) are computed in UTC whatever the server's TimeZone is.
+    settings = ["-c timezone=UTC"]
+    if config.get("DATABASE_STATEMENT_TIMEOUT_MS"):
+        settings.append(f"-c statement_timeout={int(config['DATABASE_STATEMENT_TIMEOUT_MS'])}")
+    return " ".join(settings)
+
+
 def handle_database_unavailable(error):
-    """A lost or refused connection is the service's state, not the client's fault: 503, retry later."""
-    log.error("database unavailable: %s", getattr(error, "orig", error))
-    db.session.rollback()
-    return problem(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
+    """A lost or refused connection, a statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS, a full disk: 503
+    with Retry-After, the answer the API documents for an unavailable database. Not 504: that is a gateway's
+    word for an upstream that did not answer (nginx's own 504 is already turned into this 503 problem), and
+    clients keep one rule for both: wait Retry-After, then retry. The failed transaction was rolled back."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or ""
+    log.error("database unavailable (SQLSTATE %s): %s", sqlstate or "none", getattr(error, "orig", error))
+    discard_transaction()
+    detail = DETAILS.get(sqlstate) or DETAILS.get(sqlstate[:2]) or LOST
+    return problem(503, detail, headers={"Retry-After": "5"})
+
+
+def discard_transaction():
+    """Roll the request's transaction back; if the connection is already cut (the ROLLBACK itself fails, as on
+    a database restart), drop the connection instead of raising."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError as error:
+        drop_connection(error)
+
+
+def end_session(exception):
+    """End the request's session without raising: a request that already has its answer (a 200 read just
+    before PostgreSQL cut the connection) must not turn into gunicorn's bare 500 because the closing ROLLBACK
+    failed in a teardown, where no error handler can catch it. Closing (not rolling back) leaves the objects
+    already loaded readable, as Flask-SQLAlchemy's own teardown does."""
+    try:
+        db.session.close()
+    except SQLAlchemyError as error:
+        drop_connection(error)
+
+
+def drop_connection(error):
+    log.warning("database connection lost; discarded: %s", getattr(error, "orig", error))
+    db.session().invalidate()  # the Session itself: the scoped proxy does not offer invalidate()
 
 
 @event.listens_for(Engine, "connect")
