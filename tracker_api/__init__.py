@@ -16,6 +16,7 @@ from .proxy import register_proxy_fix
 from .ratelimit import register_rate_limits
 from .request_id import register_request_id
 from .resources import register_blueprints
+from .security_headers import register_security_headers
 from .shared_store import register_shared_store
 
 MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -39,6 +40,7 @@ def create_app(config=None, **overrides):
     # the key's or the address's budget, so refused keys count too); authentication and bot scoping.
     # Metrics read the audit's timer and verdict when the response is ready.
     register_request_id(app)
+    register_security_headers(app)
     register_audit(app)
     register_metrics(app)
     register_rate_limits(app, api)

@@ -18,6 +18,8 @@ class JsonOnlyParser(FlaskParser):
             return super()._raw_load_json(req)
         except RecursionError:  # json.loads on thousands of nested brackets
             abort(400, message="Invalid JSON body: nested too deeply.")
+        except ValueError:  # not a JSONDecodeError (webargs handles those): an integer past Python's digit limit
+            abort(400, message="Invalid JSON body: a number is too long.")
 
 
 # Every operation under the API prefix can answer these, whatever its own responses are: the auth hook's
