@@ -1,4 +1,5 @@
 """The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON."""
+import json
 from http import HTTPStatus
 
 import flask_smorest
@@ -18,7 +19,9 @@ class JsonOnlyParser(FlaskParser):
             return super()._raw_load_json(req)
         except RecursionError:  # json.loads on thousands of nested brackets
             abort(400, message="Invalid JSON body: nested too deeply.")
-        except ValueError:  # not a JSONDecodeError (webargs handles those): an integer past Python's digit limit
+        except json.JSONDecodeError:
+            raise  # webargs' own handling: an empty body is a missing one, anything else a 400
+        except ValueError:  # json.loads on an integer past Python's digit limit
             abort(400, message="Invalid JSON body: a number is too long.")
 
 
