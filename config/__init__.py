@@ -43,6 +43,13 @@ class Config:
     RATE_LIMIT_HAMMERING = int(os.environ.get("RATE_LIMIT_HAMMERING", "30"))
     SECURITY_EVENT_COOLDOWN_SECONDS = int(os.environ.get("SECURITY_EVENT_COOLDOWN_SECONDS", "300"))
     USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "30"))
+    # Idempotency-Key (idempotency.py): answers are replayed this long; a claim's lease outlasts any live request
+    # (gunicorn kills a worker after 30 s); a twin request waits this long for the first to finish.
+    # Rows one bulk import may carry (imports.py); a bigger batch is a 413 naming the maximum.
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000"))
+    IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+    IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
+    IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))
     # One JSON line per request on stdout; load-balancer probes and Prometheus scrapes would drown the rest.
     REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz", "/metrics")
 

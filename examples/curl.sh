@@ -3,7 +3,7 @@
 #
 #   TRACKER_API_URL=http://127.0.0.1:8000/api/v1 TRACKER_API_KEY=tb_... TRACKER_BOT_ID=123 bash examples/curl.sh
 #
-# Creates a tracking number for CLIENT123 (so it changes the bot's data) and moves it to in_transit.
+# Creates a tracking number for CLIENT123, moves it to in_transit, reads the change feed, then deletes it.
 # Needs nothing but curl (7.76 or later); stops at the first non-2xx answer, printing its problem+json body.
 set -euo pipefail
 
@@ -11,10 +11,10 @@ API="${TRACKER_API_URL:-https://your-api-domain.com/api/v1}"
 KEY="${TRACKER_API_KEY:-tb_your_api_key_here}"
 BOT="${TRACKER_BOT_ID:-123}"
 
-call() {  # METHOD PATH [JSON BODY]: the request line on stderr, the response body on stdout
+call() {  # METHOD PATH [JSON BODY]: the request line on stderr, the response body on stdout; HEADER= adds one
   echo "$1 /api/v1$2" >&2
   local body
-  if ! body=$(curl --silent --show-error --fail-with-body -X "$1" -H "X-API-Key: $KEY" \
+  if ! body=$(curl --silent --show-error --fail-with-body -X "$1" -H "X-API-Key: $KEY" ${HEADER:+-H "$HEADER"} \
                    ${3:+-H "Content-Type: application/json" --data-binary "$3"} "$API$2"); then
     echo "$body" >&2
     return 1
@@ -27,8 +27,9 @@ first_id() {  # the first "id" in a JSON document: the record's own, or the firs
 }
 
 # Tracking numbers
-created=$(call POST "/tracking/$BOT" '{"tracking_number": "SH'"$(date +%s%N)"'", "client_code": "CLIENT123",
-  "status": "pending", "quantity": 5, "weight_kg": 10.5, "price_per_kg_usd": 14.29, "total_cost_usd": 150.00,
+number="SH$(date +%s%N)"  # the Idempotency-Key makes a retry of this POST safe: it cannot create a second one
+created=$(HEADER="Idempotency-Key: create-$number" call POST "/tracking/$BOT" '{"tracking_number": "'"$number"'",
+  "client_code": "CLIENT123", "status": "pending", "quantity": 5, "weight_kg": 10.5, "price_per_kg_usd": 14.29, "total_cost_usd": 150.00,
   "note": "Хрупкое"}')
 echo "$created"
 tracking_id=$(echo "$created" | first_id)
@@ -37,16 +38,30 @@ call GET "/tracking/$BOT/$tracking_id"
 call PUT "/tracking/$BOT/$tracking_id" '{"status": "in_transit"}'
 call GET "/tracking/$BOT/$tracking_id/history"
 call GET "/tracking/$BOT/by-client/CLIENT123"
+# The change feed: what changed since a time, then since the page's next_cursor (see the integration guide)
+call GET "/tracking/$BOT?updated_since=2025-01-01T00:00:00Z&page_size=10"
+call DELETE "/tracking/$BOT/$tracking_id"
+# Bulk import: rows created, updated or unchanged, all or nothing (JSON here; CSV too, see the guide)
+HEADER="Idempotency-Key: import-$number" call POST "/tracking/$BOT/import" \
+  '[{"tracking_number": "'"$number"'-A", "client_code": "CLIENT123", "status": "in_transit"}]'
 
 # Clients
-clients=$(call GET "/clients/$BOT?page=1&page_size=50")
-echo "$clients"
-client_id=$(echo "$clients" | first_id)
-if [ -n "$client_id" ]; then
-  call GET "/clients/$BOT/$client_id"
-else
-  echo "(no clients yet: GET /clients/$BOT/{client_id} skipped)" >&2
-fi
+code="CL$(date +%s%N)"
+created=$(call POST "/clients/$BOT" '{"client_code": "'"$code"'", "name": "Алия Нурланова", "phone": "+77011234567",
+  "telegram_username": "@aliya_n", "telegram_id": 512345678}')
+echo "$created"
+client_id=$(echo "$created" | first_id)
+call GET "/clients/$BOT?page=1&page_size=50"
+call GET "/clients/$BOT/$client_id"
+call PATCH "/clients/$BOT/$client_id" '{"phone": "+7 (701) 123-45-67"}'
+call PUT "/clients/$BOT/$client_id" '{"client_code": "'"$code"'", "name": "Алия Нурланова", "telegram_id": 512345678}'
+call PUT "/clients/$BOT/by-code/$code" '{"name": "Aliya Nurlanova", "telegram_username": "aliya_n"}'
+call DELETE "/clients/$BOT/$client_id"
+call POST "/clients/$BOT/import" '[{"client_code": "'"$code"'-A", "name": "Бахтияр Садыков"}]'
+
+# Export: every matching record as CSV (or NDJSON), streamed
+call GET "/export/$BOT/tracking?status_filter=in_transit"
+call GET "/export/$BOT/clients?format=ndjson"
 
 # Statistics
 call GET "/statistics/$BOT/overview"

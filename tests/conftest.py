@@ -20,7 +20,8 @@ from tracker_api.resources.bots.service import create_bot
 from tracker_api.resources.tracking.service import create_tracking
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = ("status_events", "tracking_numbers", "clients", "api_keys", "bots")
+TABLES = ("idempotency_records", "deleted_records", "status_events", "tracking_numbers", "clients", "api_keys",
+          "bots")
 
 
 def require_service(reason):

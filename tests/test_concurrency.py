@@ -5,9 +5,11 @@ import threading
 from collections import Counter
 
 import pytest
+import requests
 from sqlalchemy.exc import IntegrityError
 
 from conftest import SAMPLE_TRACKING, in_app, make_tenant, make_tracking
+from servers import GUNICORN_CONF, Gunicorn, clean_env
 from tracker_api.extensions import db
 from tracker_api.models import Client, StatusEvent, TrackingNumber
 
@@ -85,8 +87,9 @@ def test_concurrent_creates_of_one_number_have_exactly_one_winner(app, tenant, r
 
 @pytest.mark.parametrize("round_number", range(ROUNDS))
 def test_concurrent_inserts_of_one_client_code_leave_one_client(app, tenant, round_number):
-    """No endpoint creates clients yet (the bot does, and future imports will): the guarantee they rely on is
-    the database's, one client_code per bot even when every writer checked first and found none."""
+    """Writers that bypass the API's services (the Telegram bot) rely on the database's own guarantee: one
+    client_code per bot even when every writer checked first and found none (tests/test_clients_write.py races
+    the API's creates and upserts)."""
     code = f"CLIENT{round_number}RACE"
 
     def insert(index):
@@ -134,3 +137,71 @@ def test_concurrent_status_changes_leave_a_consistent_history(app, tenant):
         assert [status for status, _ in answers] == [200] * THREADS, answers
         history, current_status = status_history(app, tracking_id)
         assert_consistent_chain(history, current_status)
+
+
+# --- fifty clients at once, through gunicorn with the production config ---------------------------------------
+
+FIFTY = 50
+
+
+@pytest.fixture
+def production_server(app, tenant, tmp_path):
+    """gunicorn with docker/gunicorn.conf.py (4 workers x 4 threads here) on this test's PostgreSQL database."""
+    env = clean_env(DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], API_KEY_PEPPER=app.config["API_KEY_PEPPER"],
+                    RATE_LIMIT_PER_MINUTE=1000, GUNICORN_WORKERS=4, GUNICORN_THREADS=4)
+    server = Gunicorn(tmp_path, env, 4, "-c", str(GUNICORN_CONF))
+    yield server
+    server.stop()
+
+
+def send_fifty(server, tenant, method, path, bodies):
+    """Each body from its own client thread, all released at once; (status, JSON) each."""
+    def one(index):
+        response = requests.request(method, server.url + path, json=bodies[index], headers=tenant.headers,
+                                    timeout=60)
+        return response.status_code, response.json()
+    return race(len(bodies), one)
+
+
+def test_fifty_parallel_creates_of_one_number_through_gunicorn_have_one_winner(app, tenant, production_server):
+    number = "FIFTY0000001"
+    bodies = [json_body(tracking_number=number, client_code=f"CLIENT{index}") for index in range(FIFTY)]
+    answers = send_fifty(production_server, tenant, "POST", "/api/v1/tracking/123", bodies)
+    assert Counter(status for status, _ in answers) == {201: 1, 409: FIFTY - 1}, Counter(s for s, _ in answers)
+    [winner] = [body for status, body in answers if status == 201]
+    assert {body["existing_id"] for status, body in answers if status == 409} == {winner["id"]}
+    assert in_app(app, lambda: db.session.scalar(db.select(db.func.count()).select_from(TrackingNumber).where(
+        TrackingNumber.tracking_number == number))) == 1
+
+
+def test_fifty_parallel_status_updates_through_gunicorn_leave_a_consistent_history(app, tenant,
+                                                                                 production_server):
+    tracking_id = make_tracking(app, 123)
+    bodies = [{"status": STATUS_CYCLE[index % len(STATUS_CYCLE)]} for index in range(FIFTY)]
+    answers = send_fifty(production_server, tenant, "PUT", f"/api/v1/tracking/123/{tracking_id}", bodies)
+    assert [status for status, _ in answers] == [200] * FIFTY
+    history, current_status = status_history(app, tracking_id)
+    assert_consistent_chain(history, current_status)
+    assert len(history) >= 5  # the cycle's statuses did change it, more than once
+
+
+def test_parallel_imports_of_overlapping_rows_create_each_number_once(app, tenant):
+    """Imports queue on the bot's lock (imports.py): each shares rows with the others, every number ends
+    created exactly once with one history row, and no import fails."""
+    numbers = [f"BULK{n:06d}" for n in range(40)]
+    bodies = [[{"tracking_number": number, "client_code": "CLIENT123"} for number in numbers[index * 4:index * 4 + 20]]
+              for index in range(THREADS)]
+    answers = send_together(app, tenant, "POST", "/api/v1/tracking/123/import", bodies)
+
+    assert [status for status, _ in answers] == [200] * THREADS, answers
+    created = Counter(row["id"] for _, body in answers for row in body["results"] if row["result"] == "created")
+    assert len(created) == len({number for body in bodies for number in (row["tracking_number"] for row in body)})
+    assert set(created.values()) == {1}
+
+    def stored():
+        rows = db.session.scalars(db.select(TrackingNumber).filter_by(bot_id=123)).all()
+        events = db.session.scalars(db.select(StatusEvent).filter_by(bot_id=123)).all()
+        return Counter(row.tracking_number for row in rows), Counter(event.tracking_id for event in events)
+    by_number, events_by_parcel = in_app(app, stored)
+    assert set(by_number.values()) == {1} and set(events_by_parcel.values()) == {1}
+    assert set(events_by_parcel) == set(created)

@@ -358,12 +358,12 @@ def test_unknown_routes_are_a_404_problem(scene, path):
 
 
 @pytest.mark.parametrize("method,path,allowed", [
-    ("DELETE", f"{TRACKING}/1", {"GET", "PUT"}),
-    ("PATCH", f"{TRACKING}/1", {"GET", "PUT"}),
+    ("PATCH", f"{TRACKING}/1", {"GET", "PUT", "DELETE"}),
+    ("POST", f"{TRACKING}/1/history", {"GET"}),
     ("PUT", TRACKING, {"GET", "POST"}),
     ("DELETE", TRACKING, {"GET", "POST"}),
     ("PATCH", f"/api/v1/bots/{BOT}", {"GET"}),
-    ("POST", f"/api/v1/clients/{BOT}", {"GET"}),
+    ("DELETE", f"/api/v1/clients/{BOT}", {"GET", "POST"}),
     ("POST", f"/api/v1/statistics/{BOT}/overview", {"GET"}),
     ("POST", "/healthz", {"GET"}),
     ("DELETE", "/api/openapi.json", {"GET"}),

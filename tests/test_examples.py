@@ -5,6 +5,7 @@ key of its own, so a fresh budget of 60 requests a minute."""
 import csv
 import http.server
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -175,20 +176,50 @@ def test_the_errors_example_waits_out_a_429_as_long_as_retry_after_says(throttli
 
 # --- CRM: export and upsert ----------------------------------------------------------------------------------
 
-def test_the_export_reads_every_page_and_writes_each_tracking_number_once(server, key):
-    total = requests.get(f"{server.api_url}/tracking/{DEMO_BOT_ID}", headers={"X-API-Key": key},
-                         timeout=10).json()["total"]
-    result = run(interpreter("export.py"), example_env(server.api_url, key, TRACKER_PAGE_SIZE=10))
+def test_the_export_streams_every_tracking_number_oldest_first_into_the_file(server, key, tmp_path):
+    listed = requests.get(f"{server.api_url}/tracking/{DEMO_BOT_ID}", headers={"X-API-Key": key},
+                          params={"page_size": 100}, timeout=10).json()
+    total, by_id = listed["total"], {item["id"]: item for item in listed["tracking_numbers"]}
+    path = tmp_path / "parcels.csv"
+    result = run(interpreter("export.py") + [str(path)], example_env(server.api_url, key))
     assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert len(rows) == total > 10 and len({row["id"] for row in rows}) == total
-    assert f"Exported {total} tracking number(s)" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    ids = [int(row["id"]) for row in rows]
+    assert len(rows) == total > 10 and ids == sorted(set(ids))
+    for row in rows:  # the API's own values; money as exact decimals
+        item = by_id[int(row["id"])]
+        assert (row["tracking_number"], row["current_status"]) == (item["tracking_number"], item["current_status"])
+        assert row["total_cost_usd"] == ("" if item["total_cost_usd"] is None else f"{item['total_cost_usd']:.2f}")
+    assert f"Exported {total} tracking number(s) to {path} ({path.stat().st_size} bytes)" in result.stderr
+    assert [entry.name for entry in tmp_path.iterdir()] == ["parcels.csv"]  # no .part left behind
 
 
-def test_the_export_of_one_status_has_only_that_status(server, key):
-    result = run(interpreter("export.py"), example_env(server.api_url, key, TRACKER_STATUS_FILTER="delivered"))
+def test_the_export_of_one_status_has_only_that_status(server, key, tmp_path):
+    path = tmp_path / "delivered.csv"
+    result = run(interpreter("export.py") + [str(path)],
+                 example_env(server.api_url, key, TRACKER_STATUS_FILTER="delivered"))
     assert result.returncode == 0, result.stderr
-    assert {row["current_status"] for row in csv.DictReader(io.StringIO(result.stdout))} == {"delivered"}
+    assert {row["current_status"] for row in csv.DictReader(io.StringIO(path.read_text(), newline=""))} == {"delivered"}
+
+
+def test_the_ndjson_export_of_clients_writes_one_api_record_a_line(server, key, tmp_path):
+    path = tmp_path / "clients.ndjson"
+    result = run(interpreter("export.py") + [str(path)],
+                 example_env(server.api_url, key, TRACKER_EXPORT="clients", TRACKER_FORMAT="ndjson"))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    listed = requests.get(f"{server.api_url}/clients/{DEMO_BOT_ID}", headers={"X-API-Key": key},
+                          params={"page_size": 100}, timeout=10).json()["clients"]
+    assert records == sorted(listed, key=lambda client: client["id"]) and len(records) == 8
+    assert f"Exported 8 client(s) to {path}" in result.stderr
+
+
+def test_a_refused_export_exits_1_with_the_problem_detail_and_leaves_no_file(server, key, tmp_path):
+    path = tmp_path / "parcels.csv"
+    result = run(interpreter("export.py") + [str(path)],
+                 example_env(server.api_url, key, TRACKER_STATUS_FILTER="lost"))
+    assert result.returncode == 1 and "status_filter: Must be one of" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_crm_upsert_creates_then_updates_the_same_tracking_number(server, key):

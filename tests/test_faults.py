@@ -8,8 +8,8 @@ a PostgreSQL cluster and a redis-server of this module's own (tests/servers.py),
   A Redis that hangs and then dies is test_ratelimit_gunicorn.py's; one unreachable from the start, in one
   process, is test_ratelimit.py's. What only this module covers is the recovery.
 - A worker SIGKILLed during creates and status changes: no partial writes, every history consistent, and the
-  worker the master starts in its place serves. (Imports do not exist yet: they come with issue 5, and their
-  kill-during-import case belongs here then.)
+  worker the master starts in its place serves. The workers SIGKILLed in the middle of an import's transaction:
+  nothing of the import remains, and the same import run again writes it whole.
 - A statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS (the parcel's row locked by another transaction) and a
   full disk (a tablespace on a small tmpfs: needs root, skipped otherwise) are 503 problems that wrote nothing.
 """
@@ -526,3 +526,50 @@ def test_a_create_on_a_full_disk_is_a_clean_503_and_leaves_no_parcel_without_his
     assert retried.status_code == 201
     assert stored_parcels(stack, tenant.bot_id)[number] == ("pending", [(None, "pending")])
     print(f"\nFull disk: {attempt} creates fitted, the next was a 503 and left nothing behind")
+
+
+# --- 5. workers killed in the middle of an import -----------------------------------------------------------
+
+def test_workers_killed_during_an_import_leave_none_of_it(stack):
+    """The import is held mid-transaction, with one parcel already updated and new ones inserted, by a writer
+    that bypasses the API (as the Telegram bot may) holding an uncommitted insert of the import's last number;
+    then every worker is killed. One transaction: nothing of the import may remain."""
+    tenant = new_tenant(stack)
+    make_tracking(stack.app, tenant.bot_id, tracking_number="IMPOLD001")
+    rows = [{"tracking_number": "IMPOLD001", "client_code": "CLIENT123", "status": "in_transit"}] + \
+        [{"tracking_number": f"IMPNEW{n:04d}", "client_code": "CLIENT123"} for n in range(200)]
+    url = f"{tracking_path(stack, tenant)}/import"
+    master, before = stack.server.process.pid, worker_pids(stack.server.process.pid)
+    with psycopg.connect(stack.postgres.url) as locker, ThreadPoolExecutor(1) as pool:
+        locker.execute("INSERT INTO tracking_numbers (bot_id, tracking_number, client_code, status, quantity, "
+                       "created_at, updated_at) VALUES (%s, 'IMPNEW0199', 'X', 'pending', 1, now(), now())",
+                       [tenant.bot_id])
+        cut = pool.submit(send, requests.Session(), tenant, "import", "POST", url, "", json=rows)
+        wait_for_a_blocked_statement(stack, "INSERT INTO tracking_numbers")
+        for pid in before:
+            os.kill(pid, signal.SIGKILL)
+        assert cut.result(timeout=15).status is None
+        locker.rollback()
+
+    deadline = time.monotonic() + 15
+    while not (len(worker_pids(master)) == WORKERS and not worker_pids(master) & before):
+        assert time.monotonic() < deadline, "the master did not replace the killed workers"
+        time.sleep(0.1)
+    assert stored_parcels(stack, tenant.bot_id) == {"IMPOLD001": ("pending", [(None, "pending")])}
+    again = requests.post(url, json=rows, headers=tenant.headers, timeout=30)
+    assert again.status_code == 200 and again.json()["counts"] == \
+        {"created": 200, "updated": 1, "unchanged": 0, "errors": 0}
+    stored = stored_parcels(stack, tenant.bot_id)
+    assert len(stored) == 201 and stored["IMPOLD001"] == ("in_transit", [(None, "pending"), ("pending", "in_transit")])
+
+
+def wait_for_a_blocked_statement(stack, prefix, timeout=10):
+    """Until a backend waits on a lock in a statement starting with `prefix` (well inside the statement timeout)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(stack.postgres.url, autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            if connection.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                  "AND query LIKE %s", [prefix + "%"]).fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"no statement {prefix!r} waited on a lock within {timeout} s")

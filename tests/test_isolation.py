@@ -36,10 +36,18 @@ SECRET_PHONE = "+77019998877"
 SECRETS = (SECRET_TRACKING_NUMBER, SECRET_CLIENT_CODE, SECRET_CLIENT_NAME, SECRET_NOTE, SECRET_PHONE,
            "Rival Cargo", "@rival_cargo_bot")
 
+# Valid bodies for each resource's writes, so that a refusal is the isolation's, never a validation error.
 WRITE_BODIES = {
-    "POST": {"tracking_number": "HIJACK-0001", "client_code": SECRET_CLIENT_CODE, "status": "pending",
-             "quantity": 1},
-    "PUT": {"status": "cancelled", "note": "hijacked", "tracking_number": "HIJACKED-NUMBER"},
+    "tracking": {
+        "POST": {"tracking_number": "HIJACK-0001", "client_code": SECRET_CLIENT_CODE, "status": "pending",
+                 "quantity": 1},
+        "PUT": {"status": "cancelled", "note": "hijacked", "tracking_number": "HIJACKED-NUMBER"},
+    },
+    "clients": {
+        "POST": {"client_code": "HIJACK-0001", "name": "hijacked"},
+        "PUT": {"client_code": "HIJACKED-CODE", "name": "hijacked"},
+        "PATCH": {"name": "hijacked", "phone": "+70000000000"},
+    },
 }
 
 
@@ -84,7 +92,8 @@ def snapshot(app):
 
 
 def send(http, method, path, headers):
-    body = WRITE_BODIES.get(method)
+    resource = path.removeprefix(API_PREFIX).split("/")[0]
+    body = WRITE_BODIES.get(resource, {}).get(method)
     return http.open(path, method=method, headers=headers, json=body) if body else \
         http.open(path, method=method, headers=headers)
 
@@ -180,11 +189,11 @@ def test_refused_writes_leave_the_other_bots_data_unchanged(app, http, tenant, o
     tracking_path = f"/api/v1/tracking/{other_tenant.bot_id}/{rival_data['tracking_id']}"
     original = http.get(tracking_path, headers=other_tenant.headers).get_json()
 
-    assert http.put(tracking_path, headers=tenant.headers, json=WRITE_BODIES["PUT"]).status_code == 403
+    assert http.put(tracking_path, headers=tenant.headers, json=WRITE_BODIES["tracking"]["PUT"]).status_code == 403
     assert http.post(f"/api/v1/tracking/{other_tenant.bot_id}", headers=tenant.headers,
-                     json=WRITE_BODIES["POST"]).status_code == 403
+                     json=WRITE_BODIES["tracking"]["POST"]).status_code == 403
     own_path = f"/api/v1/tracking/{tenant.bot_id}/{rival_data['tracking_id']}"
-    assert http.put(own_path, headers=tenant.headers, json=WRITE_BODIES["PUT"]).status_code == 404
+    assert http.put(own_path, headers=tenant.headers, json=WRITE_BODIES["tracking"]["PUT"]).status_code == 404
 
     assert http.get(tracking_path, headers=other_tenant.headers).get_json() == original
     listing = http.get(f"/api/v1/tracking/{other_tenant.bot_id}", headers=other_tenant.headers).get_json()

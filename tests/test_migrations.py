@@ -105,3 +105,28 @@ def test_rows_written_before_an_upgrade_survive_it(empty_app):
         row = db.session.execute(text("SELECT bot_id, name, prefix, key_hash, rate_limit_per_minute "
                                       "FROM api_keys")).one()
     assert tuple(row) == (123, "website", "tb_abcdef", "0" * 64, None)
+
+
+def test_the_change_feed_migration_numbers_existing_rows_before_any_new_change(empty_app):
+    """0003 gives existing rows their id as change number and each bot the largest, so the feed walks them all
+    and the first change after the upgrade comes after every one of them."""
+    flask_db(empty_app, "upgrade", "0002")
+    with empty_app.app_context():
+        for bot_id in (123, 456):
+            db.session.execute(text("INSERT INTO bots (id, name, username, is_active, subscription_status, "
+                                    "created_at) VALUES (:id, 'Cargo', '@cargo_bot', true, 'active', "
+                                    "'2025-01-27 10:00:00+00')"), {"id": bot_id})
+        for row_id, bot_id in ((1, 123), (2, 456), (3, 123)):
+            db.session.execute(text("INSERT INTO tracking_numbers (id, bot_id, tracking_number, client_code, status, "
+                                    "quantity, created_at, updated_at) VALUES (:id, :bot, :number, 'C1', 'pending', "
+                                    "1, '2025-01-27 10:00:00+00', '2025-01-27 10:00:00+00')"),
+                               {"id": row_id, "bot": bot_id, "number": f"T{row_id}"})
+        db.session.execute(text("INSERT INTO clients (id, bot_id, client_code, created_at, updated_at) VALUES "
+                                "(9, 123, 'C1', '2025-01-27 10:00:00+00', '2025-01-27 10:00:00+00')"))
+        db.session.commit()
+    flask_db(empty_app, "upgrade", "0003")
+    with empty_app.app_context():
+        def numbers(table):
+            return dict(db.session.execute(text(f"SELECT id, change_seq FROM {table}")).all())
+        assert numbers("tracking_numbers") == {1: 1, 2: 2, 3: 3} and numbers("clients") == {9: 9}
+        assert numbers("bots") == {123: 9, 456: 2}

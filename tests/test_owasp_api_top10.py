@@ -30,9 +30,10 @@ API_PREFIX = "/api/v1/"
 CHECKED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PROBLEM = "application/problem+json"
 # Valid bodies for every write, so that a refusal is the authorization's and never a validation error.
-WRITE_BODIES = {"POST": {"tracking_number": "HIJACK-0001", "client_code": "RIVALVIP0042"},
-                "PUT": {"status": "cancelled", "note": "hijacked"},
-                "PATCH": {"status": "cancelled"}, "DELETE": None}
+WRITE_BODIES = {"tracking": {"POST": {"tracking_number": "HIJACK-0001", "client_code": "RIVALVIP0042"},
+                             "PUT": {"status": "cancelled", "note": "hijacked"}, "PATCH": {"status": "cancelled"}},
+                "clients": {"POST": {"client_code": "HIJACK-0001"}, "PUT": {"client_code": "HIJACK-0001"},
+                            "PATCH": {"name": "hijacked"}}}
 RIVAL_SECRETS = ("RIVAL-SECRET-7734", "RIVALVIP0042", "Zhanibek Secretov", "+77019998877", "Rival Cargo")
 
 
@@ -54,7 +55,7 @@ def path_of(app, rule, values):
 
 
 def send(http, method, path, headers):
-    body = WRITE_BODIES.get(method)
+    body = WRITE_BODIES.get(path.removeprefix(API_PREFIX).split("/")[0], {}).get(method)
     return http.open(path, method=method, headers=headers, **({"json": body} if body else {}))
 
 
@@ -648,3 +649,19 @@ class TestAPI10UnsafeConsumptionOfAPIs:
                                                                            "Content-Type": "application/json"},
                              data=body)
         assert "number is too long" in assert_problem(response, 400)["detail"]
+
+
+# --- API4:2023, bulk imports (appended with issue 5's imports) ----------------------------------------------
+
+@pytest.mark.parametrize("resource, row", [("tracking", {"tracking_number": "BULK-{n}", "client_code": "C1"}),
+                                           ("clients", {"client_code": "BULK-{n}"})])
+def test_api4_an_import_over_the_row_limit_is_a_413_naming_the_maximum_and_stores_nothing(app, http, tenant,
+                                                                                          resource, row):
+    limit = app.config.get("IMPORT_MAX_ROWS", 1000)
+    assert limit == 1000  # the documented default
+    rows = [{name: value.format(n=n) for name, value in row.items()} for n in range(limit + 1)]
+    path = f"/api/v1/{resource}/{tenant.bot_id}"
+    problem = assert_problem(http.post(f"{path}/import", headers=tenant.headers, json=rows), 413)
+    assert "at most 1000 rows" in problem["detail"] and problem["max_rows"] == 1000
+    assert http.get(path, headers=tenant.headers).get_json()["total"] == 0
+    assert http.post(f"{path}/import", headers=tenant.headers, json=rows[:limit]).status_code == 200

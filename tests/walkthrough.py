@@ -53,6 +53,8 @@ def walk_every_endpoint(send, bot_id=DEMO_BOT_ID):
     assert [(change["previous_status"], change["status"]) for change in history["history"]] == \
         [(None, "pending"), ("pending", "in_transit")]
     assert history["history"][-1]["changed_at"] == moved["updated_at"]
+    changes = call("GET", f"{base}?updated_since={created['created_at'].replace('+', '%2B')}")
+    assert [item["id"] for item in changes["tracking_numbers"]] == [created["id"]] and not changes["has_more"]
 
     clients = call("GET", f"/api/v1/clients/{bot_id}?page=1&page_size=50")
     assert clients["total"] == DEMO_CLIENTS == len(clients["clients"])
@@ -66,6 +68,10 @@ def walk_every_endpoint(send, bot_id=DEMO_BOT_ID):
     statistics = call("GET", f"/api/v1/statistics/{bot_id}/tracking")
     assert statistics["total_tracking_numbers"] == overview["total_tracking_numbers"]
     assert len(statistics["created_per_day"]) == 30
+
+    call("DELETE", f"{base}/{created['id']}", expect=204)
+    after_deletion = call("GET", f"{base}?cursor={changes['next_cursor']}")
+    assert [item["id"] for item in after_deletion["deleted"]] == [created["id"]]
 
     usage = call("GET", f"/api/v1/bots/{bot_id}/usage")
     assert usage["bot_id"] == bot_id and usage["days"][0]["total"] >= 1

@@ -11,6 +11,7 @@ from .auth import register_auth
 from .commands import register_commands
 from .database import register_database
 from .extensions import api, db, migrate
+from .idempotency import register_idempotency
 from .metrics import register_metrics
 from .proxy import register_proxy_fix
 from .ratelimit import register_rate_limits
@@ -37,14 +38,16 @@ def create_app(config=None, **overrides):
     register_shared_store(app)
 
     # Request hooks run in this order: request id; audit (timer, blocked addresses); rate limit (spends
-    # the key's or the address's budget, so refused keys count too); authentication and bot scoping.
-    # Metrics read the audit's timer and verdict when the response is ready.
+    # the key's or the address's budget, so refused keys count too); authentication and bot scoping;
+    # idempotency (a POST's Idempotency-Key is claimed per API key, so after authentication). Security
+    # headers go on every answer; metrics read the audit's timer and verdict when the response is ready.
     register_request_id(app)
     register_security_headers(app)
     register_audit(app)
     register_metrics(app)
     register_rate_limits(app, api)
     register_auth(app, api)
+    register_idempotency(app)
 
     register_blueprints(api)
     app.register_blueprint(docs.blp)

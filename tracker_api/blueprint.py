@@ -1,10 +1,15 @@
-"""The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON."""
+"""The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON, and its ETags
+with If-Match optional."""
 import json
 from http import HTTPStatus
 
 import flask_smorest
+from flask import g, request
+from flask_smorest.exceptions import NotModified, PreconditionFailed
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from . import idempotency
 
 
 class JsonOnlyParser(FlaskParser):
@@ -33,12 +38,55 @@ COMMON_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429
 BODY_RESPONSES = {400: "BAD_REQUEST", 413: HTTPStatus(413).name, 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
+IF_MATCH = {
+    "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "The ETag of the record as you last read it: if it has changed since, nothing is written and the "
+                   "answer is 412 (lost-update protection for offline edits). Optional."}
+IF_NONE_MATCH = {
+    "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "The ETag of your copy: if nothing changed, the answer is 304 with no body."}
+CHANGED_SINCE_READ = "The record has changed since you read it (If-Match does not match its ETag): read it again."
+
+
 class Blueprint(flask_smorest.Blueprint):
+    """ETags (flask-smorest's: a hash of the JSON a GET answers) on reads, and If-Match checked, when sent, under
+    the row lock of a write (`check_etag` is called by the service once it holds the row): a client that does not
+    send If-Match is not refused (flask-smorest's 428), as the product document's clients send none."""
+
     ARGUMENTS_PARSER = JsonOnlyParser()
+
+    def _check_precondition(self):
+        """If-Match is optional: no 428 without it."""
+
+    def _verify_check_etag(self):
+        if request.if_match:
+            super()._verify_check_etag()
+
+    def check_etag(self, etag_data, etag_schema=None):
+        """412 if If-Match was sent and no longer matches the record as it is now."""
+        if request.if_match:
+            try:
+                super().check_etag(etag_data, etag_schema)
+            except PreconditionFailed:
+                abort(412, message=CHANGED_SINCE_READ)
+
+    def _check_not_modified(self, etag):
+        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and etag in request.if_none_match:
+            g.not_modified_etag = etag  # errors.Api answers the 304 with it, and no body
+            raise NotModified
+
+    def _prepare_etag_doc(self, doc, doc_info, **kwargs):
+        doc = super()._prepare_etag_doc(doc, doc_info, **kwargs)
+        doc.get("responses", {}).pop(428, None)
+        ours = {"IF_MATCH": IF_MATCH, "IF_NONE_MATCH": IF_NONE_MATCH}  # flask-smorest's If-Match is required
+        doc["parameters"] = [ours.get(parameter, parameter) if isinstance(parameter, str) else parameter
+                             for parameter in doc.get("parameters", [])]
+        return doc
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._document_common_responses)
+        self._prepare_doc_cbks.append(self._document_idempotency_key)
 
     @staticmethod
     def _document_common_responses(doc, doc_info, **kwargs):
@@ -46,4 +94,14 @@ class Blueprint(flask_smorest.Blueprint):
         common = {**COMMON_RESPONSES, **(BODY_RESPONSES if "requestBody" in doc else {})}
         for status, response_name in common.items():
             responses.setdefault(status, response_name)
+        return doc
+
+    @staticmethod
+    def _document_idempotency_key(doc, doc_info, *, method, **kwargs):
+        """Every POST takes an Idempotency-Key (idempotency.py serves them all, whatever the route)."""
+        if method == "post":
+            doc.setdefault("parameters", []).append(dict(idempotency.PARAMETER))
+            responses = doc.setdefault("responses", {})
+            for status, response_name in idempotency.RESPONSES.items():
+                responses.setdefault(status, response_name)
         return doc

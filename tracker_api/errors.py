@@ -5,7 +5,7 @@ from http import HTTPStatus
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app, g, json, request
+from flask import Response, current_app, g, json, request
 
 log = logging.getLogger(__name__)
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -76,6 +76,11 @@ class Api(flask_smorest.Api):
             del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
     def handle_http_exception(self, error):
+        from .database import discard_transaction  # here: database.py builds its 503 with problem()
+        # An error answer commits nothing, and must not hold the request's locks while the hooks after it run.
+        discard_transaction()
+        if error.code == 304:  # If-None-Match matched: no body, the ETag the client already has
+            return Response(status=304, headers={"ETag": f'"{g.not_modified_etag}"'})
         data = getattr(error, "data", None) or {}
         # werkzeug's own headers (e.g. Allow on a 405) minus its HTML content type
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}

@@ -5,6 +5,8 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
+from .feed import InvalidCursor, decode_cursor
+
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A lone surrogate (JSON "\ud800") is not a character: it cannot be encoded as UTF-8 for the database.
@@ -80,6 +82,61 @@ class PageQuerySchema(QuerySchema):
                              metadata={"description": "Page number, from 1."})
     page_size = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=100),
                                   metadata={"description": "Items per page, 1 to 100 (maximum 100)."})
+
+
+class FeedQuerySchema(PageQuerySchema):
+    """A list's parameters plus the change feed's (feed.py): `updated_since` starts a walk, `cursor` goes on.
+    Subclasses name their `feed_kind` and the filters that cannot be combined with the feed."""
+
+    feed_kind = None
+    list_only_filters = ()
+
+    updated_since = ma.fields.AwareDateTime(format="iso", error_messages={
+        "invalid": "Not a time: use ISO 8601 with a UTC offset, e.g. 2025-01-27T10:00:00+00:00.",
+        "invalid_awareness": "Give the time with its UTC offset, e.g. 2025-01-27T10:00:00+00:00."}, metadata={
+        # No `example`: Swagger UI's "Try it out" would fill it in and turn every list into a feed.
+        "description": "Change feed: start with the changes (and deletions) made at or after this time, in the "
+                       "order they were made; follow `next_cursor` from there. Needs a UTC offset."})
+    cursor = Text(max_length=100, min_length=1, metadata={
+        "description": "Change feed: the `next_cursor` of the previous page (opaque)."})
+
+    @ma.validates_schema
+    def check_feed(self, data, **kwargs):
+        if "cursor" not in data and "updated_since" not in data:
+            return
+        if "cursor" in data and "updated_since" in data:
+            raise ma.ValidationError("Give updated_since to start a feed or cursor to go on, not both.", "cursor")
+        if data.get("page", 1) != 1:
+            raise ma.ValidationError("Feed pages follow next_cursor, not page numbers.", "page")
+        for name in self.list_only_filters:
+            if name in data:
+                raise ma.ValidationError("Not available in the change feed: it reports every change.", name)
+        if "cursor" in data:
+            try:
+                decode_cursor(self.feed_kind, data["cursor"])
+            except InvalidCursor as error:
+                raise ma.ValidationError(str(error), "cursor") from None
+
+
+def deleted_schema(code_field):
+    """The tombstone of a deleted record in a feed page: its id, its code under `code_field`, when."""
+    return ma.Schema.from_dict({
+        "id": ma.fields.Integer(attribute="record_id", metadata={"example": 1}),
+        code_field: ma.fields.String(attribute="code", metadata={"example": "ABC123456"}),
+        "deleted_at": UTCDateTimeField(metadata={"example": "2025-01-28T09:00:00+00:00"}),
+    }, name=f"Deleted{code_field.title().replace('_', '')}")
+
+
+def feed_fields(code_field):
+    """The list response's change-feed members, present only when the request used the feed."""
+    return {
+        "deleted": ma.fields.List(ma.fields.Nested(deleted_schema(code_field)), metadata={
+            "description": "Change feed only: records deleted in this page's span of changes."}),
+        "next_cursor": ma.fields.String(metadata={
+            "description": "Change feed only: pass as `cursor` for the next page (also when has_more is false: "
+                           "it is where the next sync starts)."}),
+        "has_more": ma.fields.Boolean(metadata={"description": "Change feed only: more changes are waiting."}),
+    }
 
 
 class BodySchema(ma.Schema):

@@ -7,6 +7,7 @@ from decimal import Decimal
 import click
 from flask.cli import with_appcontext
 
+from ..changes import next_change_seq
 from ..extensions import db
 from ..keys import issue_key
 from ..models import Bot, Client, TrackingNumber
@@ -34,7 +35,8 @@ def _seed_clients(bot_id, now):
     for offset, (code, name, phone, username) in enumerate(CLIENTS):
         created = now - timedelta(days=40 - offset * 3)
         db.session.add(Client(bot_id=bot_id, client_code=code, name=name, phone=phone, telegram_username=username,
-                              telegram_id=500000000 + offset, created_at=created, updated_at=created))
+                              telegram_id=500000000 + offset, created_at=created, updated_at=created,
+                              change_seq=next_change_seq(bot_id)))
     db.session.commit()
 
 
@@ -63,7 +65,8 @@ def _seed_parcels(bot_id, now, count=40):
 @with_appcontext  # as AppGroup commands have: an app context under app.test_cli_runner() too
 def demo_command(port, as_json):
     """Create (once) the demo bot with sample data, and print a new key for it."""
-    bot = db.session.get(Bot, DEMO_BOT_ID) or create_bot(bot_id=DEMO_BOT_ID, name="Demo Cargo", username="@demo_cargo_bot")
+    bot = db.session.get(Bot, DEMO_BOT_ID) or create_bot(bot_id=DEMO_BOT_ID, name="Demo Cargo",
+                                                         username="@demo_cargo_bot")
     now = utcnow()
     if not db.session.scalar(db.select(Client.id).where(Client.bot_id == bot.id).limit(1)):
         _seed_clients(bot.id, now)

@@ -11,6 +11,8 @@ class Client(db.Model):
     __table_args__ = (
         db.UniqueConstraint("bot_id", "client_code", name="uq_clients_bot_id_client_code"),
         Index("ix_clients_bot_id_id", "bot_id", "id"),
+        Index("ix_clients_bot_id_change_seq", "bot_id", "change_seq"),
+        Index("ix_clients_bot_id_updated_at", "bot_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -22,3 +24,4 @@ class Client(db.Model):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # see changes.py

@@ -1,7 +1,7 @@
 """Parcels (tracking numbers) and the history of every status each one has taken."""
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -18,6 +18,8 @@ class TrackingNumber(db.Model):
         Index("ix_tracking_numbers_bot_id_id", "bot_id", "id"),
         Index("ix_tracking_numbers_bot_id_status_id", "bot_id", "status", "id"),
         Index("ix_tracking_numbers_bot_id_client_code_id", "bot_id", "client_code", "id"),
+        Index("ix_tracking_numbers_bot_id_change_seq", "bot_id", "change_seq"),
+        Index("ix_tracking_numbers_bot_id_updated_at", "bot_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -32,6 +34,7 @@ class TrackingNumber(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # see changes.py
 
     history = relationship("StatusEvent", order_by="StatusEvent.id", lazy="raise", passive_deletes=True)
 

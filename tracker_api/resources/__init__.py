@@ -1,11 +1,12 @@
 """The API's resources, one blueprint each, registered under a version prefix."""
 from .bots.routes import blp as bots_blp
 from .clients.routes import blp as clients_blp
+from .export.routes import blp as export_blp
 from .statistics.routes import blp as statistics_blp
 from .tracking.routes import blp as tracking_blp
 
 V1_PREFIX = "/api/v1"
-V1_BLUEPRINTS = (tracking_blp, clients_blp, statistics_blp, bots_blp)
+V1_BLUEPRINTS = (tracking_blp, clients_blp, statistics_blp, bots_blp, export_blp)
 
 
 def register_blueprints(api):

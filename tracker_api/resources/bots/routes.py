@@ -13,6 +13,7 @@ blp = Blueprint("bots", __name__, url_prefix="/bots", description="The bot (comp
 
 @blp.route(f"/{BOT_ID}")
 class BotById(MethodView):
+    @blp.etag
     @blp.response(200, BotSchema)
     def get(self, bot_id):
         """Get the bot this key belongs to"""

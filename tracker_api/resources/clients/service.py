@@ -1,19 +1,147 @@
-"""Clients: queries scoped to one bot."""
+"""Clients: queries scoped to one bot, and writes, each numbered in the bot's change sequence (changes.py)."""
 from flask_smorest import abort
+from sqlalchemy.exc import IntegrityError
 
+from ...changes import next_change_seq, record_deletion
 from ...extensions import db
+from ...feed import feed_response
+from ...imports import Importer
 from ...models import Client
+from ...models.types import utcnow
 from ...pagination import paginate
+from .schemas import ClientCreateSchema
+
+CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")
 
 
-def list_clients(bot_id, page, page_size):
+def list_clients(bot_id, page, page_size, cursor=None, updated_since=None):
+    """A page of the bot's clients, newest first; or, given a cursor or updated_since, of its changes."""
+    if cursor or updated_since:
+        return feed_response(Client, "client", "clients", bot_id, page_size, cursor=cursor,
+                             updated_since=updated_since)
     statement = db.select(Client).where(Client.bot_id == bot_id).order_by(Client.id.desc())
     items, total = paginate(statement, page, page_size)
     return {"clients": items, "total": total}
 
 
-def get_client(bot_id, client_id):
-    client = db.session.scalar(db.select(Client).where(Client.bot_id == bot_id, Client.id == client_id))
+def get_client(bot_id, client_id, *, for_update=False):
+    """One of this bot's clients; another bot's id is as absent as a missing one. `for_update` locks the row
+    until commit (see tracking's get_tracking)."""
+    statement = db.select(Client).where(Client.bot_id == bot_id, Client.id == client_id)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    client = db.session.scalar(statement)
     if client is None:
         abort(404, message=f"Client {client_id} does not exist in this bot.")
     return client
+
+
+def _client_by_code(bot_id, client_code):
+    return db.session.scalar(db.select(Client).where(Client.bot_id == bot_id, Client.client_code == client_code)
+                             .with_for_update().execution_options(populate_existing=True))
+
+
+def _flush_or_conflict(bot_id, client_code):
+    """Flush pending writes; a duplicate code becomes a 409 naming the client that has it."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing_id = db.session.scalar(db.select(Client.id).where(
+            Client.bot_id == bot_id, Client.client_code == client_code))
+        abort(409, message=f"Client code {client_code} already exists in this bot (id {existing_id}).",
+              extra={"existing_id": existing_id})
+
+
+def _all_fields(fields):
+    """A replacement: every contact field the body leaves out becomes null, so the client is exactly the body."""
+    return {**dict.fromkeys(CONTACT_FIELDS), **fields}
+
+
+def _apply(client, changes, change_seq, now=None):
+    for name, value in changes.items():
+        setattr(client, name, value)
+    client.updated_at = now or utcnow()
+    client.change_seq = change_seq
+
+
+def _insert(bot_id, fields, change_seq, now=None):
+    now = now or utcnow()
+    client = Client(bot_id=bot_id, created_at=now, updated_at=now, change_seq=change_seq, **_all_fields(fields))
+    db.session.add(client)
+    return client
+
+
+def create_client(bot_id, fields):
+    """Create a client; a code the bot already has is a 409 naming that client."""
+    change_seq = next_change_seq(bot_id)
+    client = _insert(bot_id, fields, change_seq)
+    _flush_or_conflict(bot_id, fields["client_code"])
+    db.session.commit()
+    return client
+
+
+def update_client(bot_id, client_id, changes, *, replace=False, precondition=None):
+    """Apply `changes` (PATCH), or with `replace` make the client exactly `changes` (PUT). Always bumps
+    updated_at; a rename to a code the bot already has is a 409 and changes nothing. `precondition` (the
+    request's If-Match) is checked on the locked row, before anything changes."""
+    change_seq = next_change_seq(bot_id)
+    client = get_client(bot_id, client_id, for_update=True)
+    if precondition:
+        precondition(client)
+    _apply(client, _all_fields(changes) if replace else changes, change_seq)
+    if "client_code" in changes:
+        _flush_or_conflict(bot_id, changes["client_code"])
+    db.session.commit()
+    return client
+
+
+def upsert_client(bot_id, client_code, fields):
+    """Make the client with this code exactly `fields` (its contact fields), creating it if the bot has none.
+    Returns (client, created)."""
+    try:
+        return _upsert_once(bot_id, client_code, fields)
+    except IntegrityError:
+        # Another writer inserted the code between our look-up and our insert. Writes through this API queue on
+        # the bot's change counter, so this takes one that bypasses it (the Telegram bot writing to the database
+        # itself): the code exists now, and the second attempt updates it.
+        db.session.rollback()
+        return _upsert_once(bot_id, client_code, fields)
+
+
+def _upsert_once(bot_id, client_code, fields):
+    change_seq = next_change_seq(bot_id)
+    client = _client_by_code(bot_id, client_code)
+    if client is not None:
+        _apply(client, _all_fields(fields), change_seq)
+        db.session.commit()
+        return client, False
+    client = _insert(bot_id, {**fields, "client_code": client_code}, change_seq)
+    db.session.commit()
+    return client, True
+
+
+def delete_client(bot_id, client_id, *, precondition=None):
+    """Delete a client, leaving a tombstone for the change feed. Its tracking numbers stay: they name the client
+    by code, and a parcel outlives the customer record (the bot may register the code again)."""
+    change_seq = next_change_seq(bot_id)
+    client = get_client(bot_id, client_id, for_update=True)
+    if precondition:
+        precondition(client)
+    record_deletion(client, "client", client.client_code, change_seq)
+    db.session.commit()
+
+
+# --- bulk import (imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
+
+def client_importer():
+    """The client import's rules and writes: a new client is exactly its row (fields left out are null), an
+    existing one takes the fields the row gives; both numbered and timed by the import."""
+    return Importer(Client, "client_code", ClientCreateSchema(), plan_client_import, _insert, _apply)
+
+
+def plan_client_import(client, fields, given):
+    """(fields to write, no errors): all of a new client's, or the given fields that differ from the stored."""
+    if client is None:
+        return dict(fields), {}
+    return {name: value for name, value in given.items() if getattr(client, name) != value}, {}

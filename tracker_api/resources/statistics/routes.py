@@ -11,6 +11,7 @@ blp = Blueprint("statistics", __name__, url_prefix="/statistics", description="T
 
 @blp.route(f"/{BOT_ID}/overview")
 class Overview(MethodView):
+    @blp.etag
     @blp.response(200, OverviewSchema)
     def get(self, bot_id):
         """Totals: clients, tracking numbers, and tracking numbers in each status"""
@@ -19,6 +20,7 @@ class Overview(MethodView):
 
 @blp.route(f"/{BOT_ID}/tracking")
 class TrackingStatistics(MethodView):
+    @blp.etag
     @blp.response(200, TrackingStatisticsSchema)
     def get(self, bot_id):
         """Tracking statistics: count, weight and cost by status; creations per day over 30 days"""

@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...models import STATUS_SOURCES, STATUSES
-from ...schemas import BodySchema, PageQuerySchema, Text, UTCDateTimeField, money, weight
+from ...schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields, money, weight
 
 TRACKING_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 CLIENT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -36,9 +36,11 @@ class TrackingNumberSchema(ma.Schema):
     updated_at = UTCDateTimeField(metadata={"example": "2025-01-27T10:00:00+00:00"})
 
 
-class TrackingListSchema(ma.Schema):
-    tracking_numbers = ma.fields.List(ma.fields.Nested(TrackingNumberSchema))
-    total = ma.fields.Integer(metadata={"example": 1, "description": "All matching tracking numbers."})
+TrackingListSchema = ma.Schema.from_dict({
+    "tracking_numbers": ma.fields.List(ma.fields.Nested(TrackingNumberSchema)),
+    "total": ma.fields.Integer(metadata={"example": 1, "description": "All matching tracking numbers."}),
+    **feed_fields("tracking_number"),
+}, name="TrackingList")
 
 
 class StatusChangeSchema(ma.Schema):
@@ -61,7 +63,10 @@ class TrackingHistorySchema(ma.Schema):
         "description": "Every status the parcel has taken, oldest first; the last is its current status."})
 
 
-class TrackingListQuerySchema(PageQuerySchema):
+class TrackingListQuerySchema(FeedQuerySchema):
+    feed_kind = "tracking"
+    list_only_filters = ("status_filter", "client_code")
+
     status_filter = ma.fields.String(validate=STATUS_CHOICE, metadata={"enum": list(STATUSES)})
     client_code = client_code_field()
 

@@ -4,24 +4,37 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
+from ...changes import next_change_seq, record_deletion
 from ...extensions import db
+from ...feed import feed_response
+from ...imports import Importer
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
 from ...pagination import paginate
 from ...schemas import MONEY_MAXIMUM
+from .schemas import TrackingCreateSchema
 
 CENT = Decimal("0.01")
 
 
-def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None):
+def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None, cursor=None, updated_since=None):
+    """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
+    if cursor or updated_since:
+        return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size, cursor=cursor,
+                             updated_since=updated_since)
+    statement = select_tracking(bot_id, status_filter, client_code).order_by(TrackingNumber.id.desc())
+    items, total = paginate(statement, page, page_size)
+    return {"tracking_numbers": items, "total": total}
+
+
+def select_tracking(bot_id, status_filter=None, client_code=None):
+    """The bot's tracking numbers, filtered as the list and the export filter them."""
     statement = db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id)
     if status_filter:
         statement = statement.where(TrackingNumber.status == status_filter)
     if client_code:
         statement = statement.where(TrackingNumber.client_code == client_code)
-    statement = statement.order_by(TrackingNumber.id.desc())
-    items, total = paginate(statement, page, page_size)
-    return {"tracking_numbers": items, "total": total}
+    return statement
 
 
 def get_tracking(bot_id, tracking_id, *, for_update=False):
@@ -50,11 +63,19 @@ def _derive_total_cost(fields):
     weight, price = fields.get("weight_kg"), fields.get("price_per_kg_usd")
     if fields.get("total_cost_usd") is not None or weight is None or price is None:
         return
+    total, error = _total_cost(weight, price)
+    if error:
+        abort(422, messages={"json": {"total_cost_usd": [error]}})
+    fields["total_cost_usd"] = total
+
+
+def _total_cost(weight, price):
+    """(weight × price rounded to cents, None), or (None, why) when it is too large to store."""
     total = (weight * price).quantize(CENT, ROUND_HALF_UP)
     if total > MONEY_MAXIMUM:
-        abort(422, messages={"json": {"total_cost_usd": [
-            f"weight_kg × price_per_kg_usd = {total} exceeds the maximum {MONEY_MAXIMUM}; give total_cost_usd."]}})
-    fields["total_cost_usd"] = total
+        return None, (f"weight_kg × price_per_kg_usd = {total} exceeds the maximum {MONEY_MAXIMUM}; "
+                      "give total_cost_usd.")
+    return total, None
 
 
 def _record_status(record, previous_status, source, api_key_id):
@@ -77,10 +98,11 @@ def _flush_or_conflict(bot_id, tracking_number):
 
 def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     """Create a parcel and its first history row; `at` backdates it (demo data, imports)."""
+    change_seq = next_change_seq(bot_id)
     fields = dict(fields)
     _derive_total_cost(fields)
     now = at or utcnow()
-    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
+    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, change_seq=change_seq, **fields)
     db.session.add(record)
     _flush_or_conflict(bot_id, fields["tracking_number"])
     _record_status(record, None, source, api_key_id)
@@ -88,9 +110,13 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     return record
 
 
-def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=None, at=None):
-    """Apply the given fields; a new status is recorded in the history. Always bumps updated_at."""
+def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=None, at=None, precondition=None):
+    """Apply the given fields; a new status is recorded in the history. Always bumps updated_at. `precondition`
+    (the request's If-Match) is checked on the locked row, before anything changes."""
+    change_seq = next_change_seq(bot_id)
     record = get_tracking(bot_id, tracking_id, for_update=True)
+    if precondition:
+        precondition(record)
     changes = dict(changes)
     if "total_cost_usd" not in changes and {"weight_kg", "price_per_kg_usd"} & changes.keys():
         priced = {"weight_kg": changes.get("weight_kg", record.weight_kg),
@@ -102,9 +128,62 @@ def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=No
     for name, value in changes.items():
         setattr(record, name, value)
     record.updated_at = at or utcnow()
+    record.change_seq = change_seq
     if "tracking_number" in changes:
         _flush_or_conflict(bot_id, changes["tracking_number"])
     if record.status != previous_status:
         _record_status(record, previous_status, source, api_key_id)
     db.session.commit()
     return record
+
+
+def delete_tracking(bot_id, tracking_id, *, precondition=None):
+    """Delete a parcel with its history, leaving a tombstone for the change feed."""
+    change_seq = next_change_seq(bot_id)
+    record = get_tracking(bot_id, tracking_id, for_update=True)
+    if precondition:
+        precondition(record)
+    record_deletion(record, "tracking", record.tracking_number, change_seq)
+    db.session.commit()
+
+
+# --- bulk import (imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
+
+def tracking_importer(api_key_id=None):
+    """The tracking import's rules and writes; history rows are recorded with source "import"."""
+    def insert(bot_id, fields, change_seq, now):
+        record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, change_seq=change_seq, **fields)
+        db.session.add(record)
+        return record
+
+    def update(record, changes, change_seq, now):
+        previous_status = record.status
+        for name, value in changes.items():
+            setattr(record, name, value)
+        record.updated_at, record.change_seq = now, change_seq
+        if record.status != previous_status:
+            _record_status(record, previous_status, "import", api_key_id)
+
+    def inserted(records):
+        for record in records:
+            _record_status(record, None, "import", api_key_id)
+
+    return Importer(TrackingNumber, "tracking_number", TrackingCreateSchema(), plan_tracking_import, insert, update,
+                    inserted)
+
+
+def plan_tracking_import(record, fields, given):
+    """(fields to write, errors) for one imported row: a new parcel takes every field (the create defaults
+    too), an existing one the given fields that differ. total_cost_usd is derived as a create or an update
+    derives it; a product too large to store is the row's error."""
+    changes = dict(fields) if record is None else dict(given)
+    if "total_cost_usd" not in given and {"weight_kg", "price_per_kg_usd"} & changes.keys():
+        weight = changes.get("weight_kg", getattr(record, "weight_kg", None))
+        price = changes.get("price_per_kg_usd", getattr(record, "price_per_kg_usd", None))
+        if weight is not None and price is not None:
+            changes["total_cost_usd"], error = _total_cost(weight, price)
+            if error:
+                return {}, {"total_cost_usd": [error]}
+    if record is not None:
+        changes = {name: value for name, value in changes.items() if getattr(record, name) != value}
+    return changes, {}

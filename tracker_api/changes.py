@@ -1,0 +1,40 @@
+"""Every change to a bot's tracking numbers and clients gets the bot's next change number, in commit order.
+
+Why: a copy that synchronises (a CRM, a phone offline) pulls "everything after the last change I saw". With
+timestamps it would miss rows: a transaction that started earlier may commit later with an earlier time.
+Here every write first bumps `bots.change_seq` with one UPDATE, which locks the bot's row until the write
+commits, so a bot's writes commit one after another and their numbers increase in commit order: a reader that
+saw number N will never later find a committed change numbered below N. The lock is per bot and held only for
+one short write transaction. Deletions leave a tombstone (DeletedRecord) numbered the same way.
+
+Every write to those tables must go through `next_change_seq` before it touches a row: taking the bot's lock
+first is also what keeps two writes from ever waiting on each other's rows in opposite orders.
+"""
+from sqlalchemy import update
+
+from .extensions import db
+from .models import Bot, DeletedRecord
+from .models.types import utcnow
+
+
+def next_change_seq(bot_id):
+    """Lock the bot's change counter until commit and return its next number."""
+    return db.session.execute(update(Bot).where(Bot.id == bot_id).values(change_seq=Bot.change_seq + 1)
+                              .returning(Bot.change_seq)).scalar_one()
+
+
+def record_deletion(record, kind, code, change_seq, at=None):
+    """Delete `record` and leave its tombstone numbered `change_seq` (from next_change_seq), in the same
+    transaction."""
+    db.session.add(DeletedRecord(bot_id=record.bot_id, kind=kind, record_id=record.id, code=code,
+                                 change_seq=change_seq, deleted_at=at or utcnow()))
+    db.session.delete(record)
+
+
+def next_change_seqs(bot_id, count):
+    """Lock the bot's change counter until commit and reserve `count` numbers at once; returns the first of
+    them. A bulk import numbers its rows in order with one UPDATE instead of one per row; `count` 0 only takes
+    the lock (an import takes it before it reads the rows it will compare)."""
+    last = db.session.execute(update(Bot).where(Bot.id == bot_id).values(change_seq=Bot.change_seq + count)
+                              .returning(Bot.change_seq)).scalar_one()
+    return last - count + 1

@@ -1,0 +1,297 @@
+"""Bulk imports: a JSON array or a CSV body of rows, every row checked first, then all upserted in one transaction.
+
+Why all or nothing: a CRM that sends a file with one bad row fixes that row and sends the same file again; had
+the good rows gone in, it would have to work out which ones. So a single error answers 422 with every row's
+result and writes nothing, and a good file is written in one transaction: a crash midway leaves nothing either.
+
+Why one lock: the import first takes the bot's change counter (changes.py) and only then reads the rows it will
+compare with, so imports and single writes of one bot queue behind each other; two imports of the same new
+codes cannot both insert them, the second finds them and updates (or leaves) them.
+
+A row is matched by its code (tracking_number, client_code): created when the bot has none, updated when a
+field it gives differs (only the fields given; the others keep their values), unchanged otherwise: then
+nothing is written, the record keeps its change number and no history row is added.
+"""
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Callable
+
+import marshmallow as ma
+from flask import current_app, request
+from flask_smorest import abort
+from sqlalchemy.exc import IntegrityError
+
+from . import idempotency
+from .changes import next_change_seqs
+from .errors import problem
+from .extensions import db
+from .models.types import utcnow
+
+DEFAULT_MAX_ROWS = 1_000  # config IMPORT_MAX_ROWS overrides it
+JSON_TYPE, CSV_TYPE = "application/json", "text/csv"
+CREATED, UPDATED, UNCHANGED, ERROR, VALID = "created", "updated", "unchanged", "error", "valid"
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+@dataclass
+class Importer:
+    """What one resource's import needs from its service: the rules and the writes (all uncommitted)."""
+
+    model: type
+    code_field: str
+    schema: ma.Schema  # the single-record create schema: a row obeys exactly its rules
+    plan: Callable  # (record or None, fields, given) -> (fields to write, {} if none; field errors)
+    insert: Callable  # (bot_id, fields, change_seq, now) -> new record
+    update: Callable  # (record, changes, change_seq, now)
+    inserted: Callable = lambda records: None  # after the inserts are flushed (ids known): e.g. history rows
+
+
+@dataclass
+class Row:
+    number: int  # 1-based: the JSON array's index + 1, or the CSV data row (the header and blank lines not counted)
+    raw: object
+    fields: dict = None  # as the schema loaded them
+    code: str = None
+    errors: dict = field(default_factory=dict)
+    record: object = None
+    changes: dict = None
+    result: str = None
+
+    def answer(self):
+        if self.errors:
+            return {"row": self.number, "result": ERROR, "errors": self.errors}
+        answer = {"row": self.number, "result": self.result or VALID}
+        if self.record is not None and self.record.id is not None:
+            answer["id"] = self.record.id
+        return answer
+
+
+def max_rows():
+    return current_app.config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)
+
+
+def run_import(importer, bot_id):
+    """The view's work: read and check the body's rows, then write them all, or none with a 422."""
+    rows = check_rows(importer, read_rows(importer.schema))
+    if any(row.errors for row in rows):
+        return rejected(rows)
+    try:
+        return write_rows(importer, bot_id, rows)
+    except IntegrityError:
+        # A writer that bypasses the bot's lock (the Telegram bot on the database) inserted one of the codes
+        # between our look-up and our insert: run once more, and that row now updates the code it finds.
+        db.session.rollback()
+        return write_rows(importer, bot_id, rows)
+
+
+# --- reading the body ---------------------------------------------------------------------------------------
+
+def read_rows(schema):
+    """[(row number, raw row)] from a JSON array or a CSV body; problems for a body that is neither."""
+    if request.mimetype == JSON_TYPE:
+        rows = json_rows()
+    elif request.mimetype == CSV_TYPE:
+        rows = csv_rows(schema)
+    else:
+        abort(415, message="Send the rows as a JSON array (Content-Type: application/json) or as CSV with a "
+                           "header row (Content-Type: text/csv).")
+    if not rows:
+        abort(422, messages={"json": {"_body": ["Send at least one row."]}})
+    return rows
+
+
+def too_many_rows():
+    limit = max_rows()
+    abort(413, message=f"An import takes at most {limit} rows; split the file into parts of {limit} or fewer.",
+          extra={"max_rows": limit})
+
+
+def json_rows():
+    try:
+        rows = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        abort(400, message="Invalid JSON body: nested too deeply.")
+    except ValueError as error:  # JSONDecodeError, bad UTF-8, a number past Python's digit limit
+        abort(400, message=f"Invalid JSON body: {error}.")
+    if not isinstance(rows, list):
+        abort(422, messages={"json": {"_body": ["Send a JSON array with one object per row."]}})
+    if len(rows) > max_rows():
+        too_many_rows()
+    return list(enumerate(rows, 1))
+
+
+def csv_rows(schema):
+    """The data rows as {column: cell}; an empty cell is left out (the field is not given). Integer fields'
+    cells become numbers here, since the schemas take integers strictly (JSON's "5" is refused as in JSON)."""
+    try:
+        text = request.get_data(cache=True).decode("utf-8-sig")  # Excel's byte order mark, if any, dropped
+    except UnicodeDecodeError:
+        abort(400, message="The CSV body must be UTF-8 text.")
+    lines = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(lines, None)
+        if not header or not any(header):
+            abort(422, messages={"json": {"_body": ["The first CSV line must name the columns."]}})
+        if len(set(header)) != len(header):
+            abort(422, messages={"json": {"_body": ["A column is named twice in the CSV header."]}})
+        rows = []
+        for cells in lines:
+            if not any(cells):
+                continue  # a blank line, e.g. the one a text editor leaves at the end
+            if len(rows) == max_rows():
+                too_many_rows()
+            rows.append((len(rows) + 1, csv_row(header, cells, schema)))
+    except csv.Error as error:
+        abort(400, message=f"Invalid CSV body (line {lines.line_num}): {error}.")
+    return rows
+
+
+def csv_row(header, cells, schema):
+    if len(cells) > len(header):
+        return cells  # not a dict: the schema refuses it; check_rows says why
+    row = {}
+    for name, cell in zip(header, cells):
+        if cell == "":
+            continue
+        is_integer = isinstance(schema.fields.get(name), ma.fields.Integer)
+        row[name] = int(cell) if is_integer and INTEGER_TEXT.fullmatch(cell) else cell
+    return row
+
+
+# --- checking ---------------------------------------------------------------------------------------------
+
+def check_rows(importer, raw_rows):
+    """Load every row with the create schema; a code an earlier row already has is the later row's error."""
+    rows, first_row_of = [], {}
+    for number, raw in raw_rows:
+        row = Row(number, raw)
+        rows.append(row)
+        if isinstance(raw, list):
+            row.errors = {"_row": ["More cells than the header has columns."]}
+            continue
+        try:
+            row.fields = importer.schema.load(raw)
+        except ma.ValidationError as error:
+            row.errors = error.normalized_messages()
+            continue
+        row.code = row.fields[importer.code_field]
+        earlier = first_row_of.setdefault(row.code, number)
+        if earlier != number:
+            row.errors = {importer.code_field: [
+                f"Row {earlier} already has {row.code}; give each code once per import."]}
+    return rows
+
+
+def given_fields(row):
+    """The loaded fields the row itself gave (not the schema's defaults): what an update replaces."""
+    return {name: value for name, value in row.fields.items() if name in row.raw}
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+def write_rows(importer, bot_id, rows):
+    """Under the bot's lock: compare each row with the stored record, then number and write the changed ones
+    in input order; a row the comparison finds invalid (e.g. a derived total too large) rejects them all."""
+    next_change_seqs(bot_id, 0)  # the lock first: see changes.py
+    stored = existing_records(importer, bot_id, [row.code for row in rows])
+    for row in rows:
+        row.record, row.result = stored.get(row.code), None  # None: also after a first attempt (run_import)
+        row.changes, row.errors = importer.plan(row.record, row.fields, given_fields(row))
+    if any(row.errors for row in rows):
+        db.session.rollback()
+        return rejected(rows)
+    apply_changes(importer, bot_id, [row for row in rows if row.changes])
+    for row in rows:
+        row.result = row.result or UNCHANGED
+    results = [row.answer() for row in rows]  # before the commit, which expires every record it wrote
+    unmark_created_record()
+    db.session.commit()
+    return {"results": results, "counts": counts(results)}
+
+
+def unmark_created_record():
+    """An Idempotency-Key retry whose first attempt committed but lost its answer is answered with the record
+    the attempt created, rendered by the route's success schema (idempotency.py). An import's answer is its
+    rows' results, which no one record can render: with none noted, the retry gets the "answer lost, read the
+    current state" problem instead of a wrong 200."""
+    claim = idempotency.claim_in(db.session())
+    if claim is not None:
+        claim.resource = None
+
+
+def existing_records(importer, bot_id, codes):
+    code_column = getattr(importer.model, importer.code_field)
+    records = db.session.scalars(db.select(importer.model).where(
+        importer.model.bot_id == bot_id, code_column.in_(codes)).execution_options(populate_existing=True))
+    return {getattr(record, importer.code_field): record for record in records}
+
+
+def apply_changes(importer, bot_id, rows):
+    if not rows:
+        return
+    numbers, now, inserted = count(next_change_seqs(bot_id, len(rows))), utcnow(), []
+    for row in rows:
+        if row.record is None:
+            row.record, row.result = importer.insert(bot_id, row.changes, next(numbers), now), CREATED
+            inserted.append(row.record)
+        else:
+            importer.update(row.record, row.changes, next(numbers), now)
+            row.result = UPDATED
+    db.session.flush()
+    importer.inserted(inserted)
+    db.session.flush()  # what `inserted` added, too: all is written before the commit (see unmark_created_record)
+
+
+# --- answers ----------------------------------------------------------------------------------------------
+
+def counts(results):
+    outcomes = [result["result"] for result in results]
+    return {**{outcome: outcomes.count(outcome) for outcome in (CREATED, UPDATED, UNCHANGED)},
+            "errors": outcomes.count(ERROR)}
+
+
+def rejected(rows):
+    """The 422: every row's result (errors, or "valid" for a row that had none) and nothing written."""
+    failed = [row for row in rows if row.errors]
+    return problem(422, f"{len(failed)} of {len(rows)} rows have errors (first: row {failed[0].number}); "
+                        "nothing was imported. Fix them and send the whole import again.",
+                   type_="/problems/import-rejected",
+                   errors={f"row {row.number}": row.errors for row in failed},
+                   results=[row.answer() for row in rows],
+                   counts={"valid": len(rows) - len(failed), "errors": len(failed)})
+
+
+# --- documentation ------------------------------------------------------------------------------------------
+
+class ImportRowResultSchema(ma.Schema):
+    row = ma.fields.Integer(metadata={"example": 1, "description": "1-based: array index + 1, or CSV data row."})
+    result = ma.fields.String(metadata={"enum": [CREATED, UPDATED, UNCHANGED, ERROR, VALID], "example": CREATED,
+                                        "description": "valid: only in a 422, a row without errors, not written."})
+    id = ma.fields.Integer(metadata={"example": 1, "description": "The record's id (not for rows in error)."})
+    errors = ma.fields.Dict(metadata={"description": "The row's messages by field, as a single create gives."})
+
+
+class ImportCountsSchema(ma.Schema):
+    created = ma.fields.Integer(metadata={"example": 2})
+    updated = ma.fields.Integer(metadata={"example": 1})
+    unchanged = ma.fields.Integer(metadata={"example": 0})
+    errors = ma.fields.Integer(metadata={"example": 0})
+
+
+class ImportResultSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(ImportRowResultSchema), metadata={"description": "In input order."})
+    counts = ma.fields.Nested(ImportCountsSchema)
+
+
+def import_request_body(row_schema, csv_example):
+    """The OpenAPI requestBody of an import: a JSON array of the create body, or CSV text with a header row."""
+    return {"required": True, "content": {
+        JSON_TYPE: {"schema": {"type": "array", "minItems": 1, "items": row_schema, "description":
+                               f"At most IMPORT_MAX_ROWS rows ({DEFAULT_MAX_ROWS} unless configured)."}},
+        CSV_TYPE: {"schema": {"type": "string", "example": csv_example, "description":
+                              "UTF-8 (a byte order mark is allowed), a header row naming the fields, one row per "
+                              "line; an empty cell leaves the field out."}}}}

@@ -1,0 +1,23 @@
+"""Export parameters: the format, a byte order mark for spreadsheets, and the tracking list's own filters."""
+import marshmallow as ma
+from marshmallow import validate
+
+from ...schemas import QuerySchema
+from ..tracking.schemas import TrackingListQuerySchema
+
+FORMATS = ("csv", "ndjson")
+TRACKING_FILTERS = ("status_filter", "client_code")
+
+
+class ExportQuerySchema(QuerySchema):
+    export_format = ma.fields.String(
+        data_key="format", validate=validate.OneOf(FORMATS, error="Must be one of: {choices}."),
+        metadata={"description": "`csv` or `ndjson`; wins over the Accept header. Without either: csv."})
+    # Only the literal words, as OpenAPI serializes a boolean: "1" or "yes" would be guesses.
+    bom = ma.fields.Boolean(load_default=False, truthy={"true"}, falsy={"false"}, metadata={
+        "description": "CSV only: start with a UTF-8 byte order mark, so that Excel reads Cyrillic text as UTF-8."})
+
+
+# The list's filter fields themselves (same validation, same documentation), without its paging and change feed.
+TrackingExportQuerySchema = ExportQuerySchema.from_dict(
+    {name: TrackingListQuerySchema._declared_fields[name] for name in TRACKING_FILTERS}, name="TrackingExportQuery")
