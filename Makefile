@@ -79,3 +79,31 @@ FUZZ_EXAMPLES ?= 1000
 .PHONY: fuzz
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz_openapi.py $(PYTEST_ARGS)
+
+# A bounded soak (bench/soak.py): SOAK_SECONDS of mixed traffic at SOAK_RATE requests/s through Debian's nginx
+# and gunicorn with the deployment's config files, then every acknowledged write checked in PostgreSQL, 5xx
+# counted and the workers' memory followed; exits non-zero if a check fails. Drops and creates the database
+# SOAK_DATABASE, flushes SOAK_REDIS_URL.
+SOAK_SECONDS ?= 600
+SOAK_RATE ?= 40
+SOAK_DATABASE ?= tracker_api_soak
+SOAK_REDIS_URL ?= redis://127.0.0.1:6379/9
+.PHONY: soak
+soak: install e2e-deps
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE) --database $(SOAK_DATABASE) \
+		--redis-url $(SOAK_REDIS_URL)
+
+# The benchmark of issue 7 (bench/run.py): a million tracking numbers for a big bot and 99 small bots in the
+# PostgreSQL database BENCH_DATABASE (generated once, reused while its counts match; BENCH_ARGS=--regenerate
+# forces it), the app with the production config and ../shared/bench/floor_app.py side by side under gunicorn,
+# wrk -t2 -c32 per scenario; the table goes to bench/results/latest.md. Needs wrk (apt-get install wrk).
+# About 10 minutes once the data exists (plus 2-3 minutes to generate it); BENCH_ARGS="--soak-minutes 5" adds
+# the memory soak, "--scale 0.01" a quick check of the harness.
+BENCH_DURATION ?= 15
+BENCH_DATABASE ?= tracker_api_bench_big
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/3
+.PHONY: bench
+bench: install
+	@command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python bench/run.py --duration $(BENCH_DURATION) --database $(BENCH_DATABASE) \
+		--redis-url $(BENCH_REDIS_URL) $(BENCH_ARGS)

@@ -1,0 +1,476 @@
+"""`make bench`: the API at scale against the floor, every scenario for a big and a small bot, in one run.
+
+    .venv/bin/python bench/run.py [--scale 1] [--duration 15] [--warmup 3] [--regenerate] [--soak-minutes 5]
+
+1. Data (bench/bigdata.py) in the PostgreSQL database --database (default tracker_api_bench_big): migrated
+   with `flask db upgrade`, then generated unless it already holds the right counts for --scale.
+2. Two gunicorn servers with docker/gunicorn.conf.py (the same worker class, workers and threads): the app in
+   production mode (REDIS_URL, rate limiting and the JSON request log on, the log to a file), and
+   ../shared/bench/floor_app.py on the same database.
+3. wrk -t2 -c32 for each scenario after a warm-up; the figures come from a Lua `done` callback as JSON.
+   The floor is measured before and after the app's scenarios; ratios use the better of the two sittings.
+4. The table, with the targets of issue 7, printed and written to bench/results/latest.md.
+
+Writes (create, status update) go to both bots and are undone afterwards (bigdata.clean_writes). Not a test:
+the machine is shared, so read ratios from one run, and the load average the table reports beside them.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent / "tests"), str(BENCH.parent), str(BENCH)]
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+import requests  # noqa: E402
+
+import bigdata  # noqa: E402
+from servers import (GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask,  # noqa: E402
+                     stop_process, worker_pids)
+from tracker_api.feed import encode_cursor  # noqa: E402
+
+LUA = BENCH / "lua"
+FLOOR_APP = BENCH.parent.parent / "shared" / "bench" / "floor_app.py"
+RESULTS = BENCH / "results" / "latest.md"
+API = "/api/v1"
+PEPPER = "bench-pepper-not-secret"
+KEY_LIMIT = 1_000_000  # requests per minute: the most `flask keys create --rate-limit` takes, far above wrk's rate
+
+
+# --- servers ------------------------------------------------------------------------------------------------
+
+def gunicorn_workers():
+    """What docker/gunicorn.conf.py would choose, passed to both servers so they are sized alike."""
+    return int(os.environ.get("GUNICORN_WORKERS") or 2 * len(os.sched_getaffinity(0)))
+
+
+def app_env(args, database_url):
+    return clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=args.redis_url,
+                     API_KEY_PEPPER=PEPPER)
+
+
+class FloorServer:
+    """floor_app.py under gunicorn with the production config file, reading the bench database."""
+
+    def __init__(self, directory, database_url, workers):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = clean_env(FLOOR_DSN=database_url)
+        with open(directory / "floor.out", "w") as out, open(directory / "floor.err", "w") as err:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "-c", str(GUNICORN_CONF), "--workers", str(workers), "--bind",
+                 f"127.0.0.1:{self.port}", "--chdir", str(FLOOR_APP.parent), "floor_app:app"],
+                env=env, stdout=out, stderr=err)
+        self._wait_until_serving()
+
+    def _wait_until_serving(self, timeout=40):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/hello", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the floor app did not start")
+
+    def stop(self):
+        stop_process(self.process)
+
+
+def create_key(env, bot_id):
+    """A benchmark key for the bot, issued by the operator CLI with a limit wrk never reaches."""
+    result = run_flask("keys", "create", "--bot-id", bot_id, "--name", "bench", "--rate-limit", KEY_LIMIT, "--json",
+                       env=env)
+    if result.returncode:
+        raise RuntimeError(f"keys create failed: {result.stderr}")
+    return json.loads(result.stdout)["key"]
+
+
+# --- memory -------------------------------------------------------------------------------------------------
+
+def workers_rss_mib(master_pid):
+    """{pid: resident MiB} of a gunicorn master's workers, from /proc."""
+    sizes = {}
+    for pid in worker_pids(master_pid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:  # replaced by max_requests while we looked
+            continue
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        sizes[pid] = kib / 1024
+    return sizes
+
+
+class MemorySampler:
+    """The app workers' RSS every `interval` seconds in a thread, plus on demand (start, end)."""
+
+    def __init__(self, master_pid, interval=30):
+        self.master_pid, self.interval = master_pid, interval
+        self.started = time.monotonic()
+        self.samples = []
+        self._stop = threading.Event()
+        self.sample("start")
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def sample(self, label=""):
+        sizes = workers_rss_mib(self.master_pid)
+        self.samples.append((time.monotonic() - self.started, sum(sizes.values()), sorted(sizes.values()), label))
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def stop(self):
+        self._stop.set()
+        self.sample("end")
+
+    def curve(self, since=0.0):
+        return [s for s in self.samples if s[0] >= since]
+
+
+# --- wrk ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Scenario:
+    name: str
+    bot: str  # "big" or "small"
+    script: str  # bench/lua/<script>.lua
+    path: str
+    floor: str  # "page" or "hello"
+    target: str  # "read", "get", "write" (a ratio to the floor) or "deep" (p50 under 100 ms)
+    env: dict = field(default_factory=dict)
+    note: str = ""
+
+
+def wrk(url, script, duration, connections, env, timeout=30):
+    """wrk's figures for one run, from the JSON line report.lua's `done` prints."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout}s", "-s",
+               str(LUA / f"{script}.lua"), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env={**os.environ, "BENCH_LUA_DIR": str(LUA), **env}).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
+    return json.loads(line.split(" ", 1)[1])
+
+
+def load_average():
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def measure(server_url, scenario, args):
+    """Warm-up, then the measured run; figures with the load average at its end."""
+    url = server_url + scenario.path
+    if args.warmup:
+        wrk(url, scenario.script, args.warmup, args.connections, {**scenario.env, "BENCH_PHASE": "warmup"})
+    figures = wrk(url, scenario.script, args.duration, args.connections, {**scenario.env, "BENCH_PHASE": "run"})
+    figures["load"] = load_average()
+    return figures
+
+
+def check_answers(server_url, scenario):
+    """One request by hand before wrk: a scenario that answers 4xx would measure error pages, not the API."""
+    if scenario.script not in ("get", "by_id"):
+        return
+    path = scenario.path
+    if scenario.script == "by_id":
+        path = scenario.env["BENCH_PREFIX"] + Path(scenario.env["BENCH_IDS"]).read_text().split()[0]
+    answer = requests.get(server_url + path, headers={"X-API-Key": scenario.env.get("BENCH_KEY", "")}, timeout=60)
+    if answer.status_code != 200:
+        raise RuntimeError(f"{scenario.name} ({scenario.bot}): {path} answered {answer.status_code}: "
+                           f"{answer.text[:300]}")
+
+
+# --- scenarios ----------------------------------------------------------------------------------------------
+
+def ids_file(directory, facts):
+    path = directory / f"ids_{facts.bot_id}.txt"
+    path.write_text("\n".join(map(str, facts.ids)) + "\n")
+    return str(path)
+
+
+def read_scenarios(label, facts, key, directory):
+    """The GETs of one bot; the deep page is page 10,000, or the bot's last page when it has fewer."""
+    bot, env = facts.bot_id, {"BENCH_KEY": key}
+    tracking = f"{API}/tracking/{bot}"
+    deep_page = min(10_000, facts.last_page)
+    deep_note = "" if deep_page == 10_000 else f"page {deep_page} is the bot's last (it has {facts.last_page})"
+    by_id_env = {**env, "BENCH_IDS": ids_file(directory, facts), "BENCH_PREFIX": f"{tracking}/"}
+    return [
+        Scenario("list page 1", label, "get", f"{tracking}?page=1&page_size=50", "page", "read", env),
+        Scenario("list status_filter", label, "get", f"{tracking}?status_filter=in_transit&page_size=50", "page",
+                 "read", env),
+        Scenario("list client_code", label, "get", f"{tracking}?client_code={facts.client_code}&page_size=50",
+                 "page", "read", env),
+        Scenario("list page 100", label, "get", f"{tracking}?page=100&page_size=50", "page", "read", env),
+        Scenario(f"list page {deep_page:,}", label, "get", f"{tracking}?page={deep_page}&page_size=50", "page",
+                 "deep", env, deep_note),
+        Scenario("cursor page (deep)", label, "get",
+                 f"{tracking}?cursor={encode_cursor('tracking', facts.cursor_after)}&page_size=50", "page", "read",
+                 env, f"after change {facts.cursor_after:,}"),
+        Scenario("get by id", label, "by_id", "", "hello", "get", by_id_env),
+        Scenario("statistics overview", label, "get", f"{API}/statistics/{bot}/overview", "page", "read", env),
+        Scenario("tracking statistics", label, "get", f"{API}/statistics/{bot}/tracking", "page", "read", env),
+    ]
+
+
+def write_scenarios(label, facts, key, directory, run_id):
+    bot, env = facts.bot_id, {"BENCH_KEY": key}
+    tracking = f"{API}/tracking/{bot}"
+    return [
+        Scenario("create", label, "create", tracking, "page", "write",
+                 {**env, "BENCH_RUN": f"BENCH-{run_id}-{bot}", "BENCH_PATH": tracking,
+                  "BENCH_CLIENT": facts.client_code}),
+        Scenario("status update", label, "update", "", "page", "write",
+                 {**env, "BENCH_IDS": ids_file(directory, facts), "BENCH_PREFIX": f"{tracking}/"}),
+    ]
+
+
+def floor_scenarios(bots):
+    """The floor's figures each app scenario is compared with: /page/<bot> per bot, and /hello."""
+    pages = {(label, "page"): Scenario("floor /page", label, "get", f"/page/{facts.bot_id}", "", "")
+             for label, facts in bots.items()}
+    return pages | {("any", "hello"): Scenario("floor /hello", "", "get", "/hello", "", "")}
+
+
+def measure_floor(floor, scenarios, args):
+    results = {}
+    for name, scenario in scenarios.items():
+        results[name] = measure(floor.url, scenario, args)
+        print(f"  {scenario.name} {scenario.bot}: {results[name]['rps']:.0f} req/s", file=sys.stderr)
+    return results
+
+
+# --- targets and table --------------------------------------------------------------------------------------
+
+def verdict(scenario, figures, floor_rps):
+    """(ratio, target text, PASS/FAIL) for issue 7's targets; every row must also keep p99 within 10 x p50
+    and answer nothing but 2xx."""
+    ratio = figures["rps"] / floor_rps
+    needs = {"read": ("ratio ≥ 0.7", ratio >= 0.7), "write": ("ratio ≥ 0.5", ratio >= 0.5),
+             "get": ("ratio ≥ 0.5 (/hello)", ratio >= 0.5),
+             "deep": ("p50 < 100 ms", figures["p50_ms"] < 100)}[scenario.target]
+    text, ok = needs
+    tail_ok = figures["p99_ms"] <= 10 * figures["p50_ms"]
+    clean = figures["requests"] > 0 and figures["non_2xx"] == figures["socket_errors"] == figures["timeouts"] == 0
+    text = "; ".join(filter(None, [text, "p99 ≤ 10×p50"]))
+    return ratio, text, "PASS" if ok and tail_ok and clean else "FAIL"
+
+
+def table_rows(results, floor):
+    rows = []
+    for scenario, figures in results:
+        floor_figures = floor[("any", "hello") if scenario.floor == "hello" else (scenario.bot, "page")]
+        ratio, target, outcome = verdict(scenario, figures, floor_figures["rps"])
+        errors = figures["non_2xx"] + figures["socket_errors"] + figures["timeouts"]
+        rows.append([scenario.name, scenario.bot, f"{figures['rps']:.0f}", f"{figures['p50_ms']:.1f}",
+                     f"{figures['p99_ms']:.1f}", f"{floor_figures['rps']:.0f}", f"{ratio:.2f}", target, outcome,
+                     str(errors), f"{figures['load']:.1f}", scenario.note])
+    return rows
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def memory_text(samples, title):
+    if not samples:
+        return ""
+    lines = [f"{title}:", "", "| t (s) | workers | total RSS MiB | per worker MiB | |", "|---:|---:|---:|---|---|"]
+    for elapsed, total, sizes, label in samples:
+        lines.append(f"| {elapsed:.0f} | {len(sizes)} | {total:.1f} | {', '.join(f'{s:.0f}' for s in sizes)} | "
+                     f"{label} |")
+    return "\n".join(lines)
+
+
+def machine_text():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory_gib = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} CPUs ({cpu}), {memory_gib:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def report(args, context, rows, floor_sittings, memory, soak):
+    """The whole result as markdown: header, the table, the floor sittings, the memory curve(s)."""
+    header = ["scenario", "bot", "req/s", "p50 ms", "p99 ms", "floor req/s", "ratio", "target", "result", "errors",
+              "load", "note"]
+    floor_lines = [f"- {name[1]} {name[0]}: " + ", ".join(f"{sitting[name]['rps']:.0f}" for sitting in floor_sittings)
+                   + " req/s (before, after; the better is used)" for name in floor_sittings[0]]
+    parts = [
+        f"# make bench — {context['when']}",
+        "",
+        f"- machine: {machine_text()}; load average at start {context['load_start']}, at end {context['load_end']}",
+        f"- data: scale {args.scale:g}: big bot {context['big'].bot_id} with {context['big'].tracking:,} tracking "
+        f"numbers, small bot {context['small'].bot_id} with {context['small'].tracking:,}; {context['generation']}",
+        f"- wrk -t2 -c{args.connections} -d{args.duration}s after a {args.warmup} s warm-up; gunicorn "
+        f"docker/gunicorn.conf.py with {context['workers']} workers × {context['threads']} threads for app and floor",
+        f"- writes: {context['cleanup']}",
+        "",
+        markdown_table(header, rows),
+        "",
+        "Floor sittings:",
+        *floor_lines,
+        "",
+        memory_text(memory, "App workers' memory over the scenarios"),
+    ]
+    if soak:
+        parts += ["", soak]
+    return "\n".join(parts) + "\n"
+
+
+# --- soak ---------------------------------------------------------------------------------------------------
+
+def soak(app, facts, key, directory, sampler, args):
+    """--soak-minutes of the mixed script on the big bot, the memory sampled every 30 s meanwhile."""
+    since = time.monotonic() - sampler.started
+    sampler.sample("soak start")
+    tracking = f"{API}/tracking/{facts.bot_id}"
+    env = {"BENCH_KEY": key, "BENCH_IDS": ids_file(directory, facts), "BENCH_PREFIX": f"{tracking}/",
+           "BENCH_LIST": tracking, "BENCH_STATS": f"{API}/statistics/{facts.bot_id}/overview"}
+    figures = wrk(app.url + tracking, "mixed", round(args.soak_minutes * 60), args.connections, env)
+    sampler.sample("soak end")
+    curve = sampler.curve(since)
+    first, last = curve[0][1], curve[-1][1]
+    summary = (f"Soak: {args.soak_minutes:g} min of the mixed scenario on the big bot: {figures['rps']:.0f} req/s, "
+               f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
+               f"{figures['non_2xx'] + figures['socket_errors'] + figures['timeouts']}; workers' RSS {first:.0f} → "
+               f"{last:.0f} MiB ({(last - first) / first:+.1%}); max_requests in docker/gunicorn.conf.py replaces "
+               "workers as they go.")
+    return summary + "\n\n" + memory_text(curve, "Memory during the soak")
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+def prepare_data(args, env, conn_url):
+    """Migrate, then generate unless the counts already match; returns a sentence on what was done."""
+    bigdata.create_database_if_missing(args.admin_url, args.database, drop=args.regenerate)
+    result = run_flask("db", "upgrade", env=env, timeout=600)
+    if result.returncode:
+        raise RuntimeError(f"flask db upgrade failed: {result.stderr[-2000:]}")
+    scale = bigdata.Scale.of(args.scale)
+    with psycopg.connect(conn_url, autocommit=True) as conn:
+        if not args.regenerate and bigdata.current_counts(conn) == scale.expected_counts():
+            return "generation skipped (the database already held these counts; --regenerate forces it)"
+        print(f"generating {scale} ...", file=sys.stderr)
+        seconds = bigdata.generate(conn, scale)
+    text = f"generated in {seconds:.0f} s (INSERT ... SELECT generate_series, then VACUUM ANALYZE)"
+    print(text, file=sys.stderr)
+    return text
+
+
+def run_scenarios(server, scenarios, args):
+    results = []
+    for scenario in scenarios:
+        check_answers(server.url, scenario)
+        figures = measure(server.url, scenario, args)
+        print(f"  {scenario.name} {scenario.bot}: {figures['rps']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
+              f"p99 {figures['p99_ms']:.1f} ms, load {figures['load']:.1f}", file=sys.stderr)
+        results.append((scenario, figures))
+    return results
+
+
+def measure_everything(app, floor, bots, keys, directory, args, database_url):
+    """Floor, reads, writes, floor again (a neighbour's burst shows as two different floor sittings), then the
+    soak; the app's memory sampled throughout. Writes come last so that every read sees the generated data."""
+    sampler = MemorySampler(app.process.pid)
+    floor_before = measure_floor(floor, floor_scenarios(bots), args)
+    reads = [s for label, facts in bots.items() for s in read_scenarios(label, facts, keys[label], directory)]
+    results = run_scenarios(app, reads, args)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        writes_since = bigdata.database_now(conn)
+    run_id = datetime.now().strftime("%Y%m%d%H%M%S")
+    writes = [s for label, facts in bots.items() for s in write_scenarios(label, facts, keys[label], directory, run_id)]
+    results += run_scenarios(app, writes, args)
+    floor_after = measure_floor(floor, floor_scenarios(bots), args)
+    sampler.sample("scenarios done")
+    memory = list(sampler.samples)
+    soak_text = soak(app, bots["big"], keys["big"], directory, sampler, args) if args.soak_minutes else ""
+    sampler.stop()
+    return {"results": results, "floor": [floor_before, floor_after], "memory": memory, "soak": soak_text,
+            "writes_since": writes_since}
+
+
+def undo_writes(database_url, since):
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        created, restored = bigdata.clean_writes(conn, since)
+    return (f"created rows deleted afterwards ({created:,}), updated rows given back their generated status "
+            f"({restored:,}) and the history rows the run added removed, by SQL")
+
+
+def write_results(path, text, context, measured):
+    """The markdown table, and the raw figures beside it (.json) to compare runs without running again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    sittings = [{f"{bot} {kind}": figures for (bot, kind), figures in sitting.items()}
+                for sitting in measured["floor"]]
+    path.with_suffix(".json").write_text(json.dumps(
+        {"context": {**context, "big": context["big"].bot_id, "small": context["small"].bot_id},
+         "scenarios": [{"name": s.name, "bot": s.bot, **figures} for s, figures in measured["results"]],
+         "floor": sittings, "memory": measured["memory"], "soak": measured["soak"]}, indent=1))
+
+
+def main():
+    args = parse_arguments()
+    started_at, load_start = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), load_average()
+    database_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
+    env = app_env(args, database_url)
+    generation = prepare_data(args, env, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        bots = {"big": bigdata.bot_facts(conn, bigdata.BIG_BOT), "small": bigdata.bot_facts(conn, args.small_bot)}
+    keys = {label: create_key(env, facts.bot_id) for label, facts in bots.items()}
+    redis.Redis.from_url(args.redis_url).flushdb()  # our own DB: rate-limit counters start from nothing
+    directory = Path(tempfile.mkdtemp(prefix="tracker_api_bench_"))
+    print(f"logs and scripts' files in {directory}", file=sys.stderr)
+    workers = gunicorn_workers()
+    app = Gunicorn(directory, env, workers, "-c", str(GUNICORN_CONF))
+    try:
+        floor = FloorServer(directory, database_url, workers)
+        try:
+            measured = measure_everything(app, floor, bots, keys, directory, args, database_url)
+        finally:
+            floor.stop()
+    finally:
+        app.stop()
+    floor_before, floor_after = measured["floor"]
+    best_floor = {name: max((floor_before[name], floor_after[name]), key=lambda f: f["rps"]) for name in floor_before}
+    context = {"when": started_at, "load_start": f"{load_start:.1f}", "load_end": f"{load_average():.1f}",
+               "big": bots["big"], "small": bots["small"], "generation": generation, "workers": workers,
+               "threads": os.environ.get("GUNICORN_THREADS", "4"),
+               "cleanup": undo_writes(database_url, measured["writes_since"])}
+    text = report(args, context, table_rows(measured["results"], best_floor), measured["floor"], measured["memory"],
+                  measured["soak"])
+    write_results(args.results, text, context, measured)
+    print(text)
+    print(f"written to {args.results}; gunicorn logs in {directory}", file=sys.stderr)
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1 = a million tracking numbers for the big bot")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of wrk per scenario")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of wrk before each measured run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--regenerate", action="store_true", help="drop the database and generate it again")
+    parser.add_argument("--soak-minutes", type=float, default=0, help="then the mixed scenario this long, memory "
+                                                                    "sampled every 30 s")
+    parser.add_argument("--small-bot", type=int, default=50, help="the small bot of the scenarios (2..100)")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", "tracker_api_bench_big"))
+    parser.add_argument("--admin-url", default=os.environ.get("TEST_POSTGRES_URL",
+                                                              "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the markdown table goes (and .json)")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()
