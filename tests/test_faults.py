@@ -342,8 +342,11 @@ def test_redis_stopped_degrades_to_per_worker_budgets_and_when_back_they_are_sha
         started = time.monotonic()
         succeeded, statuses, pids = burst(stack, tenant)
         assert time.monotonic() - started < 5
-        # Never refused for want of Redis: each worker enforces the budget in its own memory.
-        assert statuses <= {200, 429} and BUDGET <= succeeded <= BUDGET * len(pids), (succeeded, statuses, pids)
+        # Never refused for want of Redis: each worker enforces the budget in its own memory; a request a thread
+        # was already counting when it met the dead Redis is let through (fail-open), at most one per thread.
+        in_flight = CLIENTS // WORKERS * len(pids)
+        assert statuses <= {200, 429} and BUDGET <= succeeded <= BUDGET * len(pids) + in_flight, \
+            (succeeded, statuses, pids)
     finally:
         stack.redis.start()
 

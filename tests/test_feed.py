@@ -1,11 +1,13 @@
 """The change feed on the tracking list (`updated_since`, `cursor`): changes in commit order, tombstones for
 deletions, keyset pages, and a synchronising copy that ends exact while another thread keeps writing. Both
 databases; the concurrent sync runs on each with real threads, sessions and connections."""
+import itertools
 import json
 import random
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -146,21 +148,26 @@ def test_feed_parameters_that_cannot_work_are_a_422_naming_the_field(http, tenan
     assert list(body["errors"]) == [field] and body["detail"]
 
 
+ACTIONS = ("create", "update", "create", "delete", "update")
+
+
 def writer(app, stop, seed, done):
     """Creates, updates and deletes the bot's tracking numbers until told to stop, each through the service;
     counts what it did in `done`."""
     chooser = random.Random(seed)
     index = 0
     with app.app_context():
-        while not stop.is_set():
+        for turn in itertools.count():
+            if stop.is_set():
+                return
             live = db.session.scalars(db.select(TrackingNumber.id).where(TrackingNumber.bot_id == BOT)).all()
-            action = chooser.random()
-            if action < 0.5 or not live:
+            action = ACTIONS[turn % len(ACTIONS)]  # a fixed mix, so every kind of write surely happens
+            if action == "create" or not live:
                 index += 1
                 create_tracking(BOT, {"tracking_number": f"LIVE{seed}-{index}", "client_code": "CLIENT123",
                                       "status": "pending", "quantity": 1})
                 done["create"] += 1
-            elif action < 0.85:
+            elif action == "update":
                 update_tracking(BOT, chooser.choice(live), {"status": chooser.choice(("in_transit", "delivered"))})
                 done["update"] += 1
             else:
@@ -177,7 +184,10 @@ def test_a_sync_loop_ends_with_an_exact_copy_while_another_thread_writes(app, ht
     thread.start()
     copy, cursor, pages = {}, None, 0
     try:
-        for _ in range(40):  # pulls while the writer writes
+        deadline = time.monotonic() + 60
+        pulls = 0
+        while (pulls < 40 or sum(done.values()) < 25) and time.monotonic() < deadline:  # pulls among writes
+            pulls += 1
             for page in walk(http, tenant, page_size=4, **({"cursor": cursor} if cursor else {"updated_since": EPOCH})):
                 apply(copy, page)
                 cursor = page["next_cursor"]
