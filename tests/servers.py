@@ -252,17 +252,20 @@ class PrivateRedis:
     """A redis-server of the test's own on a fixed free port (so it comes back where the app looks for it),
     without persistence: stopping it loses every counter, as a crashed cache would."""
 
-    def __init__(self, directory, port=None):
+    def __init__(self, directory, port=None, *, config_file=None, options=()):
+        """`config_file` (which Sentinel needs, to write to) and `options` (e.g. `--sentinel`) add to the defaults."""
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
+        self.config_file, self.options = config_file, list(options)
         self.process = None
         self.start()
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ["redis-server", *([str(self.config_file)] if self.config_file else []), "--port", str(self.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
+             "--dir", str(self.directory), *self.options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         deadline = time.monotonic() + 10
         while True:

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from conftest import dispose_app, make_app_like, make_tenant, require_service
-from servers import free_port, stop_process
+from servers import PrivateRedis, free_port
 from tracker_api.shared_store import redis_client
 
 SERVICE = "tracker"
@@ -19,29 +19,25 @@ BUDGET = 4
 
 
 class RedisServers:
-    """redis-server processes started in one directory; each gets its own port, config and log."""
+    """Private redis-servers (tests/servers.py's PrivateRedis) in one directory, each with its own config file."""
 
     def __init__(self, directory):
         if shutil.which("redis-server") is None:
             require_service("redis-server is not installed")
         self.directory = directory
-        self.processes = []
+        self.servers = []
 
     def start(self, *config_lines, sentinel=False):
         port = free_port()
         config = self.directory / f"{port}.conf"  # Sentinel rewrites its config file, so each gets one
-        config.write_text("\n".join((f"port {port}", "bind 127.0.0.1", f"dir {self.directory}", 'save ""',
-                                     f"logfile {self.directory / f'{port}.log'}", *config_lines)) + "\n")
-        command = ["redis-server", str(config)] + (["--sentinel"] if sentinel else [])
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.processes.append(process)
-        wait_until(lambda: process.poll() is None and redis.Redis(port=port, socket_timeout=1).ping(),
-                   f"redis-server on port {port} (see {self.directory / f'{port}.log'})")
+        config.write_text("\n".join((f"logfile {self.directory / f'{port}.log'}", *config_lines)) + "\n")
+        self.servers.append(PrivateRedis(self.directory, port, config_file=config,
+                                         options=["--sentinel"] if sentinel else []))
         return port
 
     def stop_all(self):
-        for process in self.processes:
-            stop_process(process)
+        for server in self.servers:
+            server.stop()
 
 
 def wait_until(condition, what, timeout=20):

@@ -19,8 +19,7 @@ from .models.types import utcnow
 
 def next_change_seq(bot_id):
     """Lock the bot's change counter until commit and return its next number."""
-    return db.session.execute(update(Bot).where(Bot.id == bot_id).values(change_seq=Bot.change_seq + 1)
-                              .returning(Bot.change_seq)).scalar_one()
+    return next_change_seqs(bot_id, 1)
 
 
 def record_deletion(record, kind, code, change_seq, at=None):

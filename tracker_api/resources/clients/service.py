@@ -9,6 +9,7 @@ from ...imports import Importer
 from ...models import Client
 from ...models.types import utcnow
 from ...pagination import paginate
+from ..conflicts import flush_or_conflict
 from .schemas import ClientCreateSchema
 
 CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")
@@ -41,18 +42,6 @@ def _client_by_code(bot_id, client_code):
                              .with_for_update().execution_options(populate_existing=True))
 
 
-def _flush_or_conflict(bot_id, client_code):
-    """Flush pending writes; a duplicate code becomes a 409 naming the client that has it."""
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        existing_id = db.session.scalar(db.select(Client.id).where(
-            Client.bot_id == bot_id, Client.client_code == client_code))
-        abort(409, message=f"Client code {client_code} already exists in this bot (id {existing_id}).",
-              extra={"existing_id": existing_id})
-
-
 def _all_fields(fields):
     """A replacement: every contact field the body leaves out becomes null, so the client is exactly the body."""
     return {**dict.fromkeys(CONTACT_FIELDS), **fields}
@@ -76,7 +65,7 @@ def create_client(bot_id, fields):
     """Create a client; a code the bot already has is a 409 naming that client."""
     change_seq = next_change_seq(bot_id)
     client = _insert(bot_id, fields, change_seq)
-    _flush_or_conflict(bot_id, fields["client_code"])
+    flush_or_conflict(Client.client_code, bot_id, fields["client_code"], "Client code")
     db.session.commit()
     return client
 
@@ -91,7 +80,7 @@ def update_client(bot_id, client_id, changes, *, replace=False, precondition=Non
         precondition(client)
     _apply(client, _all_fields(changes) if replace else changes, change_seq)
     if "client_code" in changes:
-        _flush_or_conflict(bot_id, changes["client_code"])
+        flush_or_conflict(Client.client_code, bot_id, changes["client_code"], "Client code")
     db.session.commit()
     return client
 

@@ -2,7 +2,6 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_smorest import abort
-from sqlalchemy.exc import IntegrityError
 
 from ...changes import next_change_seq, record_deletion
 from ...extensions import db
@@ -12,6 +11,7 @@ from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
 from ...pagination import paginate
 from ...schemas import MONEY_MAXIMUM
+from ..conflicts import flush_or_conflict
 from .schemas import TrackingCreateSchema
 
 CENT = Decimal("0.01")
@@ -84,18 +84,6 @@ def _record_status(record, previous_status, source, api_key_id):
                                created_at=record.updated_at))
 
 
-def _flush_or_conflict(bot_id, tracking_number):
-    """Flush pending writes; a duplicate number becomes a 409 naming the record that has it."""
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        existing_id = db.session.scalar(db.select(TrackingNumber.id).where(
-            TrackingNumber.bot_id == bot_id, TrackingNumber.tracking_number == tracking_number))
-        abort(409, message=f"Tracking number {tracking_number} already exists in this bot (id {existing_id}).",
-              extra={"existing_id": existing_id})
-
-
 def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     """Create a parcel and its first history row; `at` backdates it (demo data, imports)."""
     change_seq = next_change_seq(bot_id)
@@ -104,7 +92,7 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     now = at or utcnow()
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, change_seq=change_seq, **fields)
     db.session.add(record)
-    _flush_or_conflict(bot_id, fields["tracking_number"])
+    flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
     _record_status(record, None, source, api_key_id)
     db.session.commit()
     return record
@@ -130,7 +118,7 @@ def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=No
     record.updated_at = at or utcnow()
     record.change_seq = change_seq
     if "tracking_number" in changes:
-        _flush_or_conflict(bot_id, changes["tracking_number"])
+        flush_or_conflict(TrackingNumber.tracking_number, bot_id, changes["tracking_number"], "Tracking number")
     if record.status != previous_status:
         _record_status(record, previous_status, source, api_key_id)
     db.session.commit()

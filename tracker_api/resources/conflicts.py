@@ -1,0 +1,18 @@
+"""The 409 for a code a bot already has: tracking numbers and client codes are each unique per bot."""
+from flask_smorest import abort
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+
+
+def flush_or_conflict(code_column, bot_id, code, what):
+    """Flush pending writes; a duplicate `code` in `code_column` becomes a 409 naming the record that has it.
+    `what` opens the message ("Tracking number", "Client code")."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        model = code_column.class_
+        existing_id = db.session.scalar(db.select(model.id).where(model.bot_id == bot_id, code_column == code))
+        abort(409, message=f"{what} {code} already exists in this bot (id {existing_id}).",
+              extra={"existing_id": existing_id})
