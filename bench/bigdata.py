@@ -168,8 +168,8 @@ def clean_writes(conn, since):
     """Undo what the write scenarios did since `since` (the database's clock), so that every run starts from
     the same data: created parcels go (their history with them), the history rows status updates added go, and
     updated parcels get back their generated status and time. Their change numbers stay where the updates moved
-    them (still increasing per bot, still below the bot's counter). Plain SQL: anything the app may one day
-    keep beside these rows (e.g. maintained counters) is not corrected here; `--regenerate` starts afresh."""
+    them (still increasing per bot, still below the bot's counter). Plain SQL, past the app's kept totals: the
+    caller recounts them (`flask totals recount`)."""
     since = since - timedelta(seconds=1)
     with conn.transaction():
         created = conn.execute("DELETE FROM tracking_numbers WHERE created_at >= %s", (since,)).rowcount

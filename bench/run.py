@@ -363,9 +363,19 @@ def prepare_data(args, env, conn_url):
             return "generation skipped (the database already held these counts; --regenerate forces it)"
         print(f"generating {scale} ...", file=sys.stderr)
         seconds = bigdata.generate(conn, scale)
-    text = f"generated in {seconds:.0f} s (INSERT ... SELECT generate_series, then VACUUM ANALYZE)"
+    started = time.monotonic()
+    flask_or_fail(env, "totals", "recount")  # the rows were written by SQL, past the app's totals
+    text = (f"generated in {seconds:.0f} s (INSERT ... SELECT generate_series, then VACUUM ANALYZE), totals "
+            f"recounted in {time.monotonic() - started:.0f} s")
     print(text, file=sys.stderr)
     return text
+
+
+def flask_or_fail(env, *args):
+    result = run_flask(*args, env=env, timeout=600)
+    if result.returncode:
+        raise RuntimeError(f"flask {' '.join(map(str, args))} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return result.stdout
 
 
 def run_scenarios(server, scenarios, args):
@@ -379,17 +389,24 @@ def run_scenarios(server, scenarios, args):
     return results
 
 
+def chosen(scenario, args):
+    """--only "create;list page 10,000": those scenarios (both bots' where both have it); all without it."""
+    return not args.only or scenario.name in {name.strip() for name in args.only.split(";")}
+
+
 def measure_everything(app, floor, bots, keys, directory, args, database_url):
     """Floor, reads, writes, floor again (a neighbour's burst shows as two different floor sittings), then the
     soak; the app's memory sampled throughout. Writes come last so that every read sees the generated data."""
     sampler = MemorySampler(app.process.pid)
     floor_before = measure_floor(floor, floor_scenarios(bots), args)
-    reads = [s for label, facts in bots.items() for s in read_scenarios(label, facts, keys[label], directory)]
+    reads = [s for label, facts in bots.items() for s in read_scenarios(label, facts, keys[label], directory)
+             if chosen(s, args)]
     results = run_scenarios(app, reads, args)
     with psycopg.connect(database_url, autocommit=True) as conn:
         writes_since = bigdata.database_now(conn)
     run_id = datetime.now().strftime("%Y%m%d%H%M%S")
-    writes = [s for label, facts in bots.items() for s in write_scenarios(label, facts, keys[label], directory, run_id)]
+    writes = [s for label, facts in bots.items() for s in write_scenarios(label, facts, keys[label], directory, run_id)
+              if chosen(s, args)]
     results += run_scenarios(app, writes, args)
     floor_after = measure_floor(floor, floor_scenarios(bots), args)
     sampler.sample("scenarios done")
@@ -400,11 +417,17 @@ def measure_everything(app, floor, bots, keys, directory, args, database_url):
             "writes_since": writes_since}
 
 
-def undo_writes(database_url, since):
+def undo_writes(env, database_url, since, bots):
+    """Check that the writes kept every total exact, then undo them by SQL and recount the two bots' totals."""
+    check = run_flask("totals", "check", env=env, timeout=600)
+    verdict = "exact" if check.returncode == 0 else f"WRONG: {check.stdout.strip()[:500]}"
     with psycopg.connect(database_url, autocommit=True) as conn:
         created, restored = bigdata.clean_writes(conn, since)
-    return (f"created rows deleted afterwards ({created:,}), updated rows given back their generated status "
-            f"({restored:,}) and the history rows the run added removed, by SQL")
+    for facts in bots.values():
+        flask_or_fail(env, "totals", "recount", "--bot-id", facts.bot_id)
+    return (f"`flask totals check` after them: {verdict}; created rows deleted afterwards ({created:,}), updated "
+            f"rows given back their generated status ({restored:,}) and the history rows the run added removed, by "
+            "SQL, then the two bots' totals recounted")
 
 
 def write_results(path, text, context, measured):
@@ -446,7 +469,7 @@ def main():
     context = {"when": started_at, "load_start": f"{load_start:.1f}", "load_end": f"{load_average():.1f}",
                "big": bots["big"], "small": bots["small"], "generation": generation, "workers": workers,
                "threads": os.environ.get("GUNICORN_THREADS", "4"),
-               "cleanup": undo_writes(database_url, measured["writes_since"])}
+               "cleanup": undo_writes(env, database_url, measured["writes_since"], bots)}
     text = report(args, context, table_rows(measured["results"], best_floor), measured["floor"], measured["memory"],
                   measured["soak"])
     write_results(args.results, text, context, measured)
@@ -463,6 +486,8 @@ def parse_arguments():
     parser.add_argument("--regenerate", action="store_true", help="drop the database and generate it again")
     parser.add_argument("--soak-minutes", type=float, default=0, help="then the mixed scenario this long, memory "
                                                                     "sampled every 30 s")
+    parser.add_argument("--only", help="scenario names separated by semicolons (default: all), e.g. "
+                                           "\"list page 1;get by id\"")
     parser.add_argument("--small-bot", type=int, default=50, help="the small bot of the scenarios (2..100)")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", "tracker_api_bench_big"))
     parser.add_argument("--admin-url", default=os.environ.get("TEST_POSTGRES_URL",

@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from config import TestConfig, normalize_database_url
-from tracker_api import create_app
+from tracker_api import create_app, totals
 from tracker_api.extensions import db
 from tracker_api.keys import issue_key
 from tracker_api.models import Client
@@ -143,6 +143,14 @@ SAMPLE_TRACKING = {"tracking_number": "ABC123456", "client_code": "CLIENT123", "
 def make_tracking(app, bot_id, **fields):
     """Create a tracking number through the service (history included); returns its id."""
     return in_app(app, lambda: create_tracking(bot_id, {**SAMPLE_TRACKING, **fields}).id)
+
+
+def assert_totals_exact(app):
+    """The totals kept per bot (tracker_api/totals.py) equal a fresh count of the rows."""
+    def differences():
+        with db.engine.connect() as connection:
+            return totals.differences(connection)
+    assert in_app(app, differences) == []
 
 
 def make_client(app, bot_id, client_code="CLIENT123", **fields):

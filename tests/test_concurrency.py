@@ -8,7 +8,7 @@ import pytest
 import requests
 from sqlalchemy.exc import IntegrityError
 
-from conftest import SAMPLE_TRACKING, in_app, make_tenant, make_tracking
+from conftest import SAMPLE_TRACKING, assert_totals_exact, in_app, make_tenant, make_tracking
 from servers import GUNICORN_CONF, Gunicorn, clean_env
 from tracker_api.extensions import db
 from tracker_api.models import Client, StatusEvent, TrackingNumber
@@ -172,6 +172,7 @@ def test_fifty_parallel_creates_of_one_number_through_gunicorn_have_one_winner(a
     assert {body["existing_id"] for status, body in answers if status == 409} == {winner["id"]}
     assert in_app(app, lambda: db.session.scalar(db.select(db.func.count()).select_from(TrackingNumber).where(
         TrackingNumber.tracking_number == number))) == 1
+    assert_totals_exact(app)
 
 
 def test_fifty_parallel_status_updates_through_gunicorn_leave_a_consistent_history(app, tenant,
@@ -183,6 +184,7 @@ def test_fifty_parallel_status_updates_through_gunicorn_leave_a_consistent_histo
     history, current_status = status_history(app, tracking_id)
     assert_consistent_chain(history, current_status)
     assert len(history) >= 5  # the cycle's statuses did change it, more than once
+    assert_totals_exact(app)  # each change moved the totals from the status the one before it left
 
 
 def test_parallel_imports_of_overlapping_rows_create_each_number_once(app, tenant):
@@ -197,6 +199,7 @@ def test_parallel_imports_of_overlapping_rows_create_each_number_once(app, tenan
     created = Counter(row["id"] for _, body in answers for row in body["results"] if row["result"] == "created")
     assert len(created) == len({number for body in bodies for number in (row["tracking_number"] for row in body)})
     assert set(created.values()) == {1}
+    assert_totals_exact(app)
 
     def stored():
         rows = db.session.scalars(db.select(TrackingNumber).filter_by(bot_id=123)).all()

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from config import TestConfig, normalize_database_url
 from conftest import fresh_postgres_database, worker_suffix
-from tracker_api import MIGRATIONS_DIRECTORY, create_app
+from tracker_api import MIGRATIONS_DIRECTORY, create_app, totals
 from tracker_api.extensions import db
 
 REVISIONS = ScriptDirectory(MIGRATIONS_DIRECTORY)
@@ -130,3 +130,38 @@ def test_the_change_feed_migration_numbers_existing_rows_before_any_new_change(e
             return dict(db.session.execute(text(f"SELECT id, change_seq FROM {table}")).all())
         assert numbers("tracking_numbers") == {1: 1, 2: 2, 3: 3} and numbers("clients") == {9: 9}
         assert numbers("bots") == {123: 9, 456: 2}
+
+
+def test_the_totals_migration_counts_the_rows_already_there(empty_app):
+    """0005 fills the totals from existing rows: exact, as a fresh count finds them, on either database."""
+    flask_db(empty_app, "upgrade", "0004")
+    with empty_app.app_context():
+        for bot_id in (123, 456):
+            db.session.execute(text("INSERT INTO bots (id, name, username, is_active, subscription_status, "
+                                    "created_at) VALUES (:id, 'Cargo', '@cargo_bot', true, 'active', "
+                                    "'2025-01-27 10:00:00+00')"), {"id": bot_id})
+        parcels = ((1, 123, "pending", "2.500", "2025-01-27 10:00:00+00"), (2, 456, "issued", None, "2025-01-27 23:59:59+00"),
+                   (3, 123, "pending", "1.000", "2025-01-28 00:00:00+00"), (2000, 123, "issued", None, "2025-01-28 00:00:01+00"))
+        for row_id, bot_id, status, weight, at in parcels:
+            db.session.execute(text("INSERT INTO tracking_numbers (id, bot_id, tracking_number, client_code, status, "
+                                    "quantity, weight_kg, created_at, updated_at, change_seq) VALUES (:id, :bot, "
+                                    ":number, 'C1', :status, 1, :weight, :at, :at, :id)"),
+                               {"id": row_id, "bot": bot_id, "number": f"T{row_id}", "status": status,
+                                "weight": weight, "at": at})
+        db.session.execute(text("INSERT INTO clients (id, bot_id, client_code, created_at, updated_at, change_seq) "
+                                "VALUES (9, 123, 'C1', '2025-01-27 10:00:00+00', '2025-01-27 10:00:00+00', 9)"))
+        db.session.commit()
+    flask_db(empty_app, "upgrade", "0005")
+    with empty_app.app_context():
+        def rows(sql):
+            return sorted(tuple(str(value) for value in row) for row in db.session.execute(text(sql)))
+        assert rows("SELECT bot_id, status, count, CAST(total_weight_kg * 1000 AS INTEGER) AS grams "
+                    "FROM tracking_status_totals") == [("123", "issued", "1", "0"), ("123", "pending", "2", "3500"),
+                                                       ("456", "issued", "1", "0")]
+        assert rows("SELECT bot_id, day, count FROM tracking_created_days") == [
+            ("123", "2025-01-27", "1"), ("123", "2025-01-28", "2"), ("456", "2025-01-27", "1")]
+        assert rows("SELECT bot_id, bucket, count FROM tracking_id_buckets") == [("123", "0", "2"), ("123", "1", "1"),
+                                                                                  ("456", "0", "1")]
+        assert rows("SELECT bot_id, count FROM client_totals") == [("123", "1")]
+        with db.engine.connect() as connection:
+            assert totals.differences(connection) == []

@@ -14,7 +14,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# expire_on_commit off: a write's answer is dumped from the object it just committed, as it was written, instead
+# of a SELECT per record to read back what the request itself sent (each request has its own session).
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the

@@ -63,10 +63,9 @@ def feed_page(model, kind, bot_id, page_size, *, cursor=None, updated_since=None
                     next_cursor=encode_cursor(kind, last), has_more=has_more)
 
 
-def feed_response(model, kind, list_name, bot_id, page_size, *, cursor=None, updated_since=None):
-    """A list endpoint's answer in feed mode: the page under `list_name`, the bot's total, and the feed members."""
+def feed_response(model, kind, list_name, bot_id, page_size, *, total, cursor=None, updated_since=None):
+    """A list endpoint's answer in feed mode: the page under `list_name`, the bot's `total`, and the feed members."""
     page = feed_page(model, kind, bot_id, page_size, cursor=cursor, updated_since=updated_since)
-    total = db.session.scalar(select(func.count()).where(model.bot_id == bot_id))
     return {list_name: page.records, "total": total, "deleted": page.deleted, "next_cursor": page.next_cursor,
             "has_more": page.has_more}
 

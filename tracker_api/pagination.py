@@ -1,11 +1,28 @@
-"""Page-number pagination with the total, as the product document's list shapes require."""
-from sqlalchemy import func, select
+"""Page-number pagination with the total, as the product document's list shapes require. Totals come from the
+caller (tracker_api/totals.py keeps them, so they cost no scan); a page past the last costs no query."""
+from sqlalchemy import func, select, tuple_
 
 from .extensions import db
 
+LARGEST_ID = 2**63 - 1
 
-def paginate(statement, page, page_size):
-    """(items, total) for one page of a SELECT of ORM rows, newest-first order set by the caller."""
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    items = db.session.scalars(statement.limit(page_size).offset((page - 1) * page_size)).all()
-    return items, total
+
+def newest_first_bound(model, bot_id, largest_id=LARGEST_ID):
+    """`(bot_id, id) <= (bot_id, largest_id)`: the condition that makes PostgreSQL read a bot's rows newest first
+    through the (bot_id, id) index. Without it the planner may walk the primary key backwards and filter by bot,
+    guessing that the bot's rows are spread evenly: for a big, old bot that means reading every newer bot's
+    rows first (a million of them: 150 ms instead of 0.1 ms for page 1)."""
+    return tuple_(model.bot_id, model.id) <= (bot_id, largest_id)
+
+
+def count_rows(statement):
+    """count(*) of a SELECT: for filters that have no kept total (a client's parcels: an index range)."""
+    return db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+
+
+def page_items(statement, page, page_size, total):
+    """One page of a SELECT of ORM rows, in the order the caller set."""
+    offset = (page - 1) * page_size
+    if offset >= total:
+        return []
+    return db.session.scalars(statement.limit(page_size).offset(offset)).all()

@@ -1,12 +1,14 @@
-"""The operator CLI: `flask --app wsgi bots|keys|security|demo ...`."""
+"""The operator CLI: `flask --app wsgi bots|keys|security|totals|demo ...`."""
 from .bots import bots_cli
 from .demo import demo_command
 from .keys import keys_cli
 from .security import security_cli
+from .totals import totals_cli
 
 
 def register_commands(app):
     app.cli.add_command(bots_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(security_cli)
+    app.cli.add_command(totals_cli)
     app.cli.add_command(demo_command)

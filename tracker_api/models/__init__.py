@@ -5,8 +5,10 @@ from .client import Client
 from .deleted_record import DELETED_KINDS, DeletedRecord
 from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
+from .totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
 from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
 
-__all__ = ["ApiKey", "Bot", "Client", "DeletedRecord", "IdempotencyRecord", "SecurityEvent", "StatusEvent",
-           "TrackingNumber", "DELETED_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES",
-           "STATUSES", "SUBSCRIPTION_STATUSES"]
+__all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
+           "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
+           "DELETED_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
+           "SUBSCRIPTION_STATUSES"]

@@ -2,13 +2,14 @@
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
+from ... import totals
 from ...changes import next_change_seq, record_deletion
 from ...extensions import db
 from ...feed import feed_response
 from ...imports import Importer
 from ...models import Client
 from ...models.types import utcnow
-from ...pagination import paginate
+from ...pagination import newest_first_bound, page_items
 from ..conflicts import flush_or_conflict
 from .schemas import ClientCreateSchema
 
@@ -18,11 +19,12 @@ CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")
 def list_clients(bot_id, page, page_size, cursor=None, updated_since=None):
     """A page of the bot's clients, newest first; or, given a cursor or updated_since, of its changes."""
     if cursor or updated_since:
-        return feed_response(Client, "client", "clients", bot_id, page_size, cursor=cursor,
-                             updated_since=updated_since)
-    statement = db.select(Client).where(Client.bot_id == bot_id).order_by(Client.id.desc())
-    items, total = paginate(statement, page, page_size)
-    return {"clients": items, "total": total}
+        return feed_response(Client, "client", "clients", bot_id, page_size, total=totals.client_total(bot_id),
+                             cursor=cursor, updated_since=updated_since)
+    statement = (db.select(Client).where(Client.bot_id == bot_id, newest_first_bound(Client, bot_id))
+                 .order_by(Client.id.desc()))
+    total = totals.client_total(bot_id)
+    return {"clients": page_items(statement, page, page_size, total), "total": total}
 
 
 def get_client(bot_id, client_id, *, for_update=False):

@@ -3,13 +3,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_smorest import abort
 
+from ... import totals
 from ...changes import next_change_seq, record_deletion
 from ...extensions import db
 from ...feed import feed_response
 from ...imports import Importer
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
-from ...pagination import paginate
+from ...pagination import count_rows, newest_first_bound, page_items
 from ...schemas import MONEY_MAXIMUM
 from ..conflicts import flush_or_conflict
 from .schemas import TrackingCreateSchema
@@ -20,11 +21,27 @@ CENT = Decimal("0.01")
 def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None, cursor=None, updated_since=None):
     """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
     if cursor or updated_since:
-        return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size, cursor=cursor,
-                             updated_since=updated_since)
+        return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size,
+                             total=totals.tracking_total(bot_id), cursor=cursor, updated_since=updated_since)
     statement = select_tracking(bot_id, status_filter, client_code).order_by(TrackingNumber.id.desc())
-    items, total = paginate(statement, page, page_size)
-    return {"tracking_numbers": items, "total": total}
+    if not (status_filter or client_code):
+        statement = statement.where(newest_first_bound(TrackingNumber, bot_id))
+    # A client's parcels have no kept total: counting them is an index range of their own.
+    total = count_rows(statement) if client_code else totals.tracking_total(bot_id, status_filter)
+    offset = (page - 1) * page_size
+    if status_filter or client_code or offset < totals.BUCKETED_OFFSET or offset >= total:
+        return {"tracking_numbers": page_items(statement, page, page_size, total), "total": total}
+    return {"tracking_numbers": _deep_page(statement, bot_id, offset, page_size), "total": total}
+
+
+def _deep_page(statement, bot_id, offset, page_size):
+    """A page far down the newest-first list: start in the id bucket that holds its first row (totals.py)."""
+    start = totals.skip_to_bucket(bot_id, offset)
+    if start is None:
+        return []
+    below, skip = start
+    statement = statement.where(newest_first_bound(TrackingNumber, bot_id, below - 1))
+    return db.session.scalars(statement.limit(page_size).offset(skip)).all()
 
 
 def select_tracking(bot_id, status_filter=None, client_code=None):

@@ -1,0 +1,81 @@
+"""Where one request's time goes: N requests of one scenario in-process, under cProfile, on the bench data.
+
+    .venv/bin/python bench/profile_request.py PATH [--requests 300] [--method GET] [--top 30] [--json BODY]
+
+PATH is an API path on the `make bench` database (e.g. /api/v1/tracking/50?page=1&page_size=50); the app runs
+in production mode with Redis, rate limiting and the request log on, as under gunicorn (the log goes to
+/dev/null). Prints the mean wall time per request, then the functions with the most cumulative and own time.
+Not a benchmark: cProfile slows Python down by a factor, so read the shares, not the milliseconds.
+"""
+import argparse
+import cProfile
+import contextlib
+import io
+import itertools
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent)]
+
+
+def build_app(args):
+    os.environ.update(TRACKER_ENV="production", API_KEY_PEPPER="bench-pepper-not-secret",
+                      DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{args.database}", REDIS_URL=args.redis_url)
+    from tracker_api import create_app
+    from tracker_api.keys import issue_key
+    app = create_app()
+    with app.app_context():
+        _, plain_key = issue_key(int(args.path.split("/")[4].split("?")[0]), "profile",
+                                 rate_limit_per_minute=1_000_000)
+    return app, plain_key
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--json", help="request body (writes); {n} is replaced by a number unique to the request")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--database", default="tracker_api_bench_big")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
+    args = parser.parse_args()
+    app, key = build_app(args)
+    client = app.test_client()
+    headers = {"X-API-Key": key}
+    if args.json:
+        headers["Content-Type"] = "application/json"
+
+    numbers = itertools.count(int(time.time() * 1000))
+
+    def one_request():
+        body = args.json.replace("{n}", str(next(numbers))) if args.json else None
+        answer = client.open(args.path, method=args.method, headers=headers, data=body)
+        if answer.status_code >= 400:
+            raise SystemExit(f"{args.path} answered {answer.status_code}: {answer.get_data(as_text=True)[:300]}")
+
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # the JSON request log
+        for _ in range(20):
+            one_request()
+        started = time.perf_counter()
+        for _ in range(args.requests):
+            one_request()
+        plain_ms = (time.perf_counter() - started) * 1000 / args.requests
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.requests):
+            one_request()
+        profiler.disable()
+    print(f"{args.method} {args.path}: {plain_ms:.2f} ms per request in-process (without the profiler)")
+    for order in ("cumulative", "tottime"):
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(args.top)
+        print(text.getvalue())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Exact totals kept beside a bot's rows, so that lists, statistics and deep pages never scan those rows.
+
+tracker_api/totals.py keeps them: every flush that creates, changes or deletes a tracking number or a client
+moves them in the same transaction (under the bot's change lock, see changes.py), and `flask totals check`
+compares them with a fresh count.
+"""
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+
+
+def bot_fk():
+    """A fresh foreign key to the bot (a ForeignKey object belongs to one column): totals go with their bot."""
+    return ForeignKey("bots.id", ondelete="CASCADE")
+
+
+class TrackingStatusTotal(db.Model):
+    """A bot's parcels in one status: how many, their weight and their cost (the statistics and list totals)."""
+
+    __tablename__ = "tracking_status_totals"
+
+    bot_id: Mapped[int] = mapped_column(Integer, bot_fk(), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_weight_kg: Mapped[Decimal] = mapped_column(Numeric(24, 3), default=0)
+    total_cost_usd: Mapped[Decimal] = mapped_column(Numeric(24, 2), default=0)
+
+
+class TrackingCreatedDay(db.Model):
+    """How many of a bot's parcels were created on one UTC day (the statistics' activity series)."""
+
+    __tablename__ = "tracking_created_days"
+
+    bot_id: Mapped[int] = mapped_column(Integer, bot_fk(), primary_key=True)
+    day = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrackingIdBucket(db.Model):
+    """How many of a bot's parcels have an id in [bucket × ID_BUCKET_WIDTH, (bucket + 1) × ID_BUCKET_WIDTH):
+    page N of the newest-first list starts in the bucket where the running count from the top passes
+    (N - 1) × page_size, so a deep page skips whole buckets instead of a million index entries."""
+
+    __tablename__ = "tracking_id_buckets"
+
+    bot_id: Mapped[int] = mapped_column(Integer, bot_fk(), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ClientTotal(db.Model):
+    """How many clients a bot has."""
+
+    __tablename__ = "client_totals"
+
+    bot_id: Mapped[int] = mapped_column(Integer, bot_fk(), primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

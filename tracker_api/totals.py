@@ -1,0 +1,260 @@
+"""A bot's totals, kept exact beside its rows, so that no request counts a million rows.
+
+Why: `total` in every list, the statistics and page N of a list would otherwise scan the bot's rows on every
+request (a count(*) over a million parcels costs ~180 ms). Instead the tables in models/totals.py hold, per
+bot: parcels per status with their weight and cost, parcels created per UTC day, parcels per id bucket, and
+clients.
+
+How they stay exact: a session listener (below) sees every flush that creates, changes or deletes a tracking
+number or a client, and adds the difference to the totals with upserts in the same transaction. A rolled-back
+write rolls its totals back too, and every write already holds its bot's change lock (changes.py), so two
+writes of one bot never race on its totals. Writes that bypass the ORM (SQL by hand) must be followed by
+`flask totals recount`; `flask totals check` compares the totals with a fresh count.
+"""
+from collections import Counter, defaultdict
+from datetime import timezone
+from decimal import Decimal
+
+from sqlalchemy import Date, and_, cast, delete, event, func, insert, inspect, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .models import (Client, ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingNumber,
+                     TrackingStatusTotal)
+
+# Ids per bucket. Page N's rows are found by summing bucket counts from the newest bucket down (a few
+# thousand rows at a million parcels) and then skipping at most one bucket's rows with OFFSET.
+ID_BUCKET_WIDTH = 1024
+# Below this many rows to skip, a plain OFFSET is cheaper than summing buckets.
+BUCKETED_OFFSET = 5_000
+STATUS_MEASURES = ("status", "weight_kg", "total_cost_usd")
+
+
+# --- keeping them ---------------------------------------------------------------------------------------
+
+class Changes:
+    """What one flush adds to the totals, per bot."""
+
+    def __init__(self):
+        self.statuses = defaultdict(lambda: [0, Decimal(0), Decimal(0)])  # (bot, status) -> count, weight, cost
+        self.days = Counter()  # (bot, UTC day) -> parcels created
+        self.buckets = Counter()  # (bot, id bucket) -> parcels
+        self.clients = Counter()  # bot -> clients
+
+    def parcel(self, values, sign):
+        """A parcel appears (sign 1) or goes (-1); `values` maps column names to its values."""
+        self.measures(values["bot_id"], values, sign)
+        day = values["created_at"].astimezone(timezone.utc).date()
+        self.days[values["bot_id"], day] += sign
+        self.buckets[values["bot_id"], values["id"] // ID_BUCKET_WIDTH] += sign
+
+    def measures(self, bot_id, values, sign):
+        row = self.statuses[bot_id, values["status"]]
+        row[0] += sign
+        row[1] += sign * (values["weight_kg"] or 0)
+        row[2] += sign * (values["total_cost_usd"] or 0)
+
+    def apply(self, connection):
+        upsert(connection, TrackingStatusTotal, [
+            {"bot_id": bot, "status": status, "count": count, "total_weight_kg": weight, "total_cost_usd": cost}
+            for (bot, status), (count, weight, cost) in self.statuses.items() if count or weight or cost])
+        upsert(connection, TrackingCreatedDay, [
+            {"bot_id": bot, "day": day, "count": count} for (bot, day), count in self.days.items() if count])
+        upsert(connection, TrackingIdBucket, [
+            {"bot_id": bot, "bucket": bucket, "count": count} for (bot, bucket), count in self.buckets.items()
+            if count])
+        upsert(connection, ClientTotal, [{"bot_id": bot, "count": count} for bot, count in self.clients.items()
+                                         if count])
+
+
+def upsert(connection, model, rows):
+    """Add each row's measures to the stored ones (inserting rows that are not there yet), in one statement."""
+    if not rows:
+        return
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    table = model.__table__
+    keys = [column.name for column in table.primary_key]
+    statement = dialect_insert(table).values(rows)
+    measures = {name: table.c[name] + statement.excluded[name] for name in rows[0] if name not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=measures))
+
+
+def _column_values(instance, names):
+    return {name: getattr(instance, name) for name in names}
+
+
+def _changed_measures(instance):
+    """(before, after) of a changed parcel's status, weight and cost; None when none of them changed."""
+    state = inspect(instance)
+    after = _column_values(instance, STATUS_MEASURES)
+    before = {}
+    for name in STATUS_MEASURES:
+        history = state.attrs[name].history  # old values are loaded on change (active_history in the model)
+        before[name] = history.deleted[0] if history.deleted else after[name]
+    return (before, after) if before != after else None
+
+
+PARCEL_VALUES = ("id", "bot_id", "created_at", *STATUS_MEASURES)
+
+
+@event.listens_for(Session, "before_flush")
+def _load_what_deletion_takes_away(session, flush_context, instances):
+    """A deleted row's values are read after the flush, when they can no longer be loaded: load them now."""
+    for instance in session.deleted:
+        if isinstance(instance, TrackingNumber):
+            _column_values(instance, PARCEL_VALUES)
+        elif isinstance(instance, Client):
+            instance.bot_id  # noqa: B018 - loads it
+
+
+@event.listens_for(Session, "after_flush")
+def _move_totals(session, flush_context):
+    """After each flush (new rows have their ids; new, changed and deleted rows are still listed), add what it
+    wrote to the totals, in the flush's own transaction."""
+    changes = Changes()
+    for instance in session.new:
+        if isinstance(instance, TrackingNumber):
+            changes.parcel(_column_values(instance, PARCEL_VALUES), 1)
+        elif isinstance(instance, Client):
+            changes.clients[instance.bot_id] += 1
+    for instance in session.deleted:
+        if isinstance(instance, TrackingNumber):
+            changes.parcel(_column_values(instance, PARCEL_VALUES), -1)
+        elif isinstance(instance, Client):
+            changes.clients[instance.bot_id] -= 1
+    for instance in session.dirty:
+        if isinstance(instance, TrackingNumber) and instance not in session.deleted:
+            moved = _changed_measures(instance)
+            if moved:
+                changes.measures(instance.bot_id, moved[0], -1)
+                changes.measures(instance.bot_id, moved[1], 1)
+    changes.apply(session.connection())
+
+
+# --- counting afresh: the operator's recount and check ------------------------------------------------------
+
+def _utc_day(column, dialect_name):
+    """The UTC date of a timestamp column. PostgreSQL: said explicitly, whatever the session's zone. SQLite
+    keeps UTC text (models/types.py); its first 19 characters, because date() refuses a "+00" suffix."""
+    if dialect_name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(func.substr(column, 1, 19))
+
+
+def counting_queries(dialect_name, bot_id=None):
+    """{model: SELECT of its rows counted afresh from the parcels and clients (of one bot, or all)}."""
+    parcels, clients = TrackingNumber, Client
+    scope = (lambda model: model.bot_id == bot_id) if bot_id is not None else (lambda model: literal(True))
+    day = _utc_day(parcels.created_at, dialect_name)
+    bucket = parcels.id // ID_BUCKET_WIDTH
+    return {
+        TrackingStatusTotal: select(parcels.bot_id, parcels.status, func.count(),
+                                    func.coalesce(func.sum(parcels.weight_kg), 0),
+                                    func.coalesce(func.sum(parcels.total_cost_usd), 0))
+        .where(scope(parcels)).group_by(parcels.bot_id, parcels.status),
+        TrackingCreatedDay: select(parcels.bot_id, day, func.count()).where(scope(parcels))
+        .group_by(parcels.bot_id, day),
+        TrackingIdBucket: select(parcels.bot_id, bucket, func.count()).where(scope(parcels))
+        .group_by(parcels.bot_id, bucket),
+        ClientTotal: select(clients.bot_id, func.count()).where(scope(clients)).group_by(clients.bot_id),
+    }
+
+
+def fresh_counts(connection, bot_id=None):
+    """{model: {primary key tuple: measures tuple}} counted from the rows themselves."""
+    return {model: _by_key(model, connection.execute(query))
+            for model, query in counting_queries(connection.dialect.name, bot_id).items()}
+
+
+def stored_counts(connection, bot_id=None):
+    """The same shape as fresh_counts, read from the totals tables (rows whose measures are all zero left out)."""
+    result = {}
+    for model in (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal):
+        query = select(*model.__table__.columns)
+        if bot_id is not None:
+            query = query.where(model.bot_id == bot_id)
+        result[model] = {key: measures for key, measures in _by_key(model, connection.execute(query)).items()
+                         if any(measures)}
+    return result
+
+
+def _by_key(model, rows):
+    width = len(model.__table__.primary_key.columns)
+    return {_normal(row[:width]): _normal(row[width:]) for row in rows}
+
+
+def _normal(values):
+    """Dates from SQLite's date() arrive as text; numbers as int or Decimal: one form to compare."""
+    return tuple(value.isoformat() if hasattr(value, "isoformat") else
+                 (value if isinstance(value, (int, str)) else Decimal(value)) for value in values)
+
+
+def differences(connection, bot_id=None):
+    """[(table, key, stored, counted)] wherever the totals disagree with the rows; [] when exact."""
+    stored, counted = stored_counts(connection, bot_id), fresh_counts(connection, bot_id)
+    found = []
+    for model in stored:
+        for key in sorted(stored[model].keys() | counted[model].keys(), key=str):
+            if stored[model].get(key) != counted[model].get(key):
+                found.append((model.__tablename__, key, stored[model].get(key), counted[model].get(key)))
+    return found
+
+
+def recount(connection, bot_id=None):
+    """Replace the totals (of one bot, or all) with a fresh count, inside the database; returns the rows written."""
+    written = 0
+    for model, query in counting_queries(connection.dialect.name, bot_id).items():
+        table = model.__table__
+        statement = delete(table)
+        if bot_id is not None:
+            statement = statement.where(table.c.bot_id == bot_id)
+        connection.execute(statement)
+        written += connection.execute(insert(table).from_select([column.name for column in table.columns],
+                                                                query)).rowcount
+    return written
+
+
+# --- reading them ---------------------------------------------------------------------------------------
+
+def tracking_total(bot_id, status=None):
+    """How many parcels the bot has (in `status`, when given)."""
+    statement = select(func.coalesce(func.sum(TrackingStatusTotal.count), 0)).where(
+        TrackingStatusTotal.bot_id == bot_id)
+    if status:
+        statement = statement.where(TrackingStatusTotal.status == status)
+    return db.session.scalar(statement)
+
+
+def client_total(bot_id):
+    return db.session.scalar(select(ClientTotal.count).where(ClientTotal.bot_id == bot_id)) or 0
+
+
+def status_totals(bot_id):
+    """{status: (count, weight, cost)} of the bot's parcels, for the statuses it has."""
+    rows = db.session.execute(select(TrackingStatusTotal.status, TrackingStatusTotal.count,
+                                     TrackingStatusTotal.total_weight_kg, TrackingStatusTotal.total_cost_usd)
+                              .where(TrackingStatusTotal.bot_id == bot_id))
+    return {status: (count, weight, cost) for status, count, weight, cost in rows}
+
+
+def created_per_day(bot_id, first_day, last_day):
+    """{date: parcels created} over the UTC days first_day..last_day (days without any left out)."""
+    rows = db.session.execute(select(TrackingCreatedDay.day, TrackingCreatedDay.count).where(
+        TrackingCreatedDay.bot_id == bot_id, TrackingCreatedDay.day.between(first_day, last_day)))
+    return dict(rows.all())
+
+
+def skip_to_bucket(bot_id, offset):
+    """Where the newest-first list's row number `offset` (0-based) is: (id bound, rows still to skip below it),
+    meaning the row is the `rows`-th of those with id < bound, newest first; None when the bot has fewer rows."""
+    running = func.sum(TrackingIdBucket.count).over(order_by=TrackingIdBucket.bucket.desc())
+    buckets = (select(TrackingIdBucket.bucket, (running - TrackingIdBucket.count).label("before"),
+                      running.label("through"))
+               .where(TrackingIdBucket.bot_id == bot_id).subquery())
+    found = db.session.execute(select(buckets.c.bucket, buckets.c.before)
+                               .where(and_(buckets.c.through > offset, buckets.c.before <= offset))
+                               .order_by(buckets.c.bucket.desc()).limit(1)).first()
+    if found is None:
+        return None
+    return (found.bucket + 1) * ID_BUCKET_WIDTH, offset - found.before
