@@ -34,6 +34,20 @@ def build_app(args):
     return app, plain_key
 
 
+def own_time_by_package(profiler):
+    """Each package's share of the profiled time (the functions' own time, summed by the package they are in)."""
+    shares, total = {}, 0.0
+    for (filename, _, _), (_, _, own, _, _) in pstats.Stats(profiler).stats.items():
+        package = "builtins/C" if filename.startswith("~") or filename.startswith("<") else (
+            filename.split("site-packages/")[1].split("/")[0] if "site-packages/" in filename else
+            "tracker_api" if "/tracker_api/" in filename else "stdlib")
+        shares[package] = shares.get(package, 0.0) + own
+        total += own
+    rows = sorted(shares.items(), key=lambda item: -item[1])
+    return "own time by package: " + ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in rows
+                                                 if seconds / total >= 0.01)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -71,6 +85,7 @@ def main():
             one_request()
         profiler.disable()
     print(f"{args.method} {args.path}: {plain_ms:.2f} ms per request in-process (without the profiler)")
+    print(own_time_by_package(profiler))
     for order in ("cumulative", "tottime"):
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(args.top)

@@ -24,24 +24,26 @@ def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None,
         return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size,
                              total=totals.tracking_total(bot_id), cursor=cursor, updated_since=updated_since)
     statement = select_tracking(bot_id, status_filter, client_code).order_by(TrackingNumber.id.desc())
-    if not (status_filter or client_code):
-        statement = statement.where(newest_first_bound(TrackingNumber, bot_id))
     # A client's parcels have no kept total: counting them is an index range of their own.
     total = count_rows(statement) if client_code else totals.tracking_total(bot_id, status_filter)
     offset = (page - 1) * page_size
-    if status_filter or client_code or offset < totals.BUCKETED_OFFSET or offset >= total:
+    if status_filter or client_code:
+        return {"tracking_numbers": page_items(statement, page, page_size, total), "total": total}
+    if offset < totals.BUCKETED_OFFSET or offset >= total:
+        statement = statement.where(newest_first_bound(TrackingNumber, bot_id))
         return {"tracking_numbers": page_items(statement, page, page_size, total), "total": total}
     return {"tracking_numbers": _deep_page(statement, bot_id, offset, page_size), "total": total}
 
 
 def _deep_page(statement, bot_id, offset, page_size):
-    """A page far down the newest-first list: start in the id bucket that holds its first row (totals.py)."""
+    """A page far down the newest-first list: start in the id bucket that holds its first row (totals.py). A plain
+    `id <` bound, not newest_first_bound: PostgreSQL 15 positions a backward scan on a row comparison by its first
+    column only, and would walk the bot's newer rows (0.4 ms against 13-70 ms at a million rows)."""
     start = totals.skip_to_bucket(bot_id, offset)
     if start is None:
         return []
     below, skip = start
-    statement = statement.where(newest_first_bound(TrackingNumber, bot_id, below - 1))
-    return db.session.scalars(statement.limit(page_size).offset(skip)).all()
+    return db.session.scalars(statement.where(TrackingNumber.id < below).limit(page_size).offset(skip)).all()
 
 
 def select_tracking(bot_id, status_filter=None, client_code=None):
