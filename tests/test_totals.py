@@ -156,7 +156,7 @@ def test_the_bucket_walk_skips_empty_buckets_and_stops_past_the_end(app, small_b
         TrackingIdBucket.bucket)).all()) == [2, 7]  # the committed rows only: the test's own insert rolled back
 
 
-# --- the operator's check and recount, and the migration's backfill ---------------------------------------------
+# --- the operator's check and recount (the migration's backfill: test_migrations.py) -----------------------------
 
 def test_check_finds_a_wrong_total_and_recount_mends_it(app, http, tenant):
     create(http, tenant, "T1", weight_kg=2)

@@ -202,17 +202,14 @@ def differences(connection, bot_id=None):
 
 
 def recount(connection, bot_id=None):
-    """Replace the totals (of one bot, or all) with a fresh count, inside the database; returns the rows written."""
-    written = 0
+    """Replace the totals (of one bot, or all) with a fresh count, inside the database."""
     for model, query in counting_queries(connection.dialect.name, bot_id).items():
         table = model.__table__
         statement = delete(table)
         if bot_id is not None:
             statement = statement.where(table.c.bot_id == bot_id)
         connection.execute(statement)
-        written += connection.execute(insert(table).from_select([column.name for column in table.columns],
-                                                                query)).rowcount
-    return written
+        connection.execute(insert(table).from_select([column.name for column in table.columns], query))
 
 
 # --- reading them ---------------------------------------------------------------------------------------

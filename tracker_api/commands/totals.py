@@ -36,5 +36,5 @@ def recount(bot_id):
     """Replace the totals with a fresh count: after rows were written by hand in SQL, bypassing the app. Run it
     while the bot's rows are not being written (a write that commits meanwhile is counted or not)."""
     with db.engine.begin() as connection:
-        written = totals.recount(connection, bot_id)
-    click.echo(f"recounted: {written} total rows written")
+        totals.recount(connection, bot_id)
+    click.echo(f"totals recounted from the rows of {f'bot {bot_id}' if bot_id else 'every bot'}")
