@@ -11,6 +11,7 @@ write rolls its totals back too, and every write already holds its bot's change 
 writes of one bot never race on its totals. Writes that bypass the ORM (SQL by hand) must be followed by
 `flask totals recount`; `flask totals check` compares the totals with a fresh count.
 """
+import functools
 from collections import Counter, defaultdict
 from datetime import timezone
 from decimal import Decimal
@@ -69,15 +70,20 @@ class Changes:
 
 
 def upsert(connection, model, rows):
-    """Add each row's measures to the stored ones (inserting rows that are not there yet), in one statement."""
-    if not rows:
-        return
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    """Add each row's measures to the stored ones (inserting rows that are not there yet)."""
+    if rows:
+        connection.execute(_upsert_statement(connection.dialect.name, model), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect_name, model):
+    """Built once per table: building `excluded` anew on every write cost more than running the statement."""
     table = model.__table__
+    statement = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
     keys = [column.name for column in table.primary_key]
-    statement = dialect_insert(table).values(rows)
-    measures = {name: table.c[name] + statement.excluded[name] for name in rows[0] if name not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=measures))
+    measures = {column.name: column + statement.excluded[column.name] for column in table.columns
+                if column.name not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=measures)
 
 
 def _column_values(instance, names):
