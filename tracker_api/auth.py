@@ -43,7 +43,8 @@ def accepts_publishable_keys():
     return bool(getattr(getattr(view, "view_class", None), "accepts_publishable_keys", False))
 
 
-def _refuse(reason, response):
+def refuse(reason, response):
+    """Answer with `response`, noting why for the audit trail (audit.refusal)."""
     g.auth_refusal = reason
     return response
 
@@ -59,20 +60,20 @@ def authenticate_request():
     check = presented_key()
     if check.usable is None:
         if check.refusal == "key-in-url":
-            return _refuse(check.refusal, _unauthorized(
+            return refuse(check.refusal, _unauthorized(
                 "API keys are accepted only in the X-API-Key header, never in the URL."))
-        return _refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
+        return refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
     api_key = check.usable
     if not api_key.bot.is_active:
-        return _refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
+        return refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
                                                type_="/problems/bot-inactive"))
     if api_key.is_publishable and not accepts_publishable_keys():
-        return _refuse("publishable-key", problem(
+        return refuse("publishable-key", problem(
             403, "A publishable key (tb_pk_...) can only look up a parcel through the tracking widget; "
                  "use a secret key from your server for this endpoint.", type_="/problems/publishable-key"))
     path_bot_id = (request.view_args or {}).get("bot_id")
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
-        return _refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
+        return refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
                                             type_="/problems/wrong-bot"))
     g.api_key = api_key
     return None

@@ -102,6 +102,12 @@ class CountingFixedWindow(FixedWindowRateLimiter):
 STRATEGIES.setdefault(STRATEGY, CountingFixedWindow)  # the registry Flask-Limiter picks strategies from
 
 
+def key_budget_per_minute(api_key):
+    """A key's requests per minute: its own, else the default of its kind (secret keys' or the widget's)."""
+    default = "WIDGET_RATE_LIMIT_PER_KEY" if api_key.is_publishable else "RATE_LIMIT_PER_MINUTE"
+    return api_key.rate_limit_per_minute or current_app.config[default]
+
+
 def rate_limit_identity():
     """Whose budget this request spends: the key's (by id) or, without a valid key, the address's."""
     api_key = presented_key().usable
@@ -114,7 +120,7 @@ def rate_limit_budget():
     config = current_app.config
     if api_key is None:
         return f"{config['RATE_LIMIT_PER_ADDRESS']}/minute"
-    return f"{api_key.rate_limit_per_minute or config['RATE_LIMIT_PER_MINUTE']}/minute"
+    return f"{key_budget_per_minute(api_key)}/minute"
 
 
 def widget_key_identity():
@@ -122,8 +128,7 @@ def widget_key_identity():
 
 
 def widget_key_budget():
-    api_key = presented_key().usable
-    return f"{api_key.rate_limit_per_minute or current_app.config['WIDGET_RATE_LIMIT_PER_KEY']}/minute"
+    return f"{key_budget_per_minute(presented_key().usable)}/minute"
 
 
 def widget_address_identity():
