@@ -67,7 +67,8 @@ def authenticate_request():
     if not api_key.bot.is_active:
         return refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
                                                type_="/problems/bot-inactive"))
-    if api_key.is_publishable and not accepts_publishable_keys():
+    # An unrouted path is left to its 404 (or 405), which tells a publishable key nothing either way.
+    if api_key.is_publishable and request.url_rule is not None and not accepts_publishable_keys():
         return refuse("publishable-key", problem(
             403, "A publishable key (tb_pk_...) can only look up a parcel through the tracking widget; "
                  "use a secret key from your server for this endpoint.", type_="/problems/publishable-key"))

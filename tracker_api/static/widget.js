@@ -5,7 +5,7 @@
  *
  * Renders where the script tag stands (or into the element whose id is in data-target). It talks only to the
  * server it was loaded from, with the page's publishable key (never a secret one), and asks nothing of any
- * other host. CSP-friendly: no inline code, no eval, no <style> element (styles are set through the DOM), and
+ * other host. CSP-friendly: no inline code, no eval, no style element (styles are set through the DOM), and
  * every text from the server goes in as text, never as HTML. Russian and English: data-lang, else the
  * browser's language.
  */
