@@ -264,6 +264,15 @@ def test_the_key_s_budget_is_shared_by_every_visitor(widget_limited_app, tenant,
     assert "tracking widget" in assert_problem(refused, 429)["detail"]
 
 
+def test_invented_keys_on_the_lookup_spend_the_address_s_widget_budget(widget_limited_app, tenant, caplog):
+    http = widget_limited_app.test_client()
+    invented = {"X-API-Key": "tb_pk_" + "x" * 32, "Origin": SHOP}
+    statuses = [http.get(lookup_path(tenant.bot_id), headers=invented, environ_base=visitor("203.0.113.50")).status_code
+                for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    assert "Failed to rate limit" not in caplog.text  # counted, not swallowed as a limiter error
+
+
 def test_widget_lookups_and_secret_keys_never_spend_each_other_s_budgets(widget_limited_app, tenant, widget_key,
                                                                          parcel):
     http = widget_limited_app.test_client()

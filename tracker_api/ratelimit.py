@@ -123,12 +123,18 @@ def rate_limit_budget():
     return f"{key_budget_per_minute(api_key)}/minute"
 
 
+# Flask-Limiter reads every limit's budget before it asks whether the limit applies: these two must answer for a
+# request without a usable key too (the limit is then exempt, see application_limits).
 def widget_key_identity():
-    return f"widget-key:{presented_key().usable.id}"
+    api_key = presented_key().usable
+    return f"widget-key:{api_key.id if api_key is not None else 'none'}"
 
 
 def widget_key_budget():
-    return f"{key_budget_per_minute(presented_key().usable)}/minute"
+    api_key = presented_key().usable
+    per_minute = key_budget_per_minute(api_key) if api_key is not None else current_app.config[
+        "WIDGET_RATE_LIMIT_PER_KEY"]
+    return f"{per_minute}/minute"
 
 
 def widget_address_identity():
