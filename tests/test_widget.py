@@ -68,7 +68,8 @@ def test_a_publishable_key_has_its_own_prefix_a_checksum_and_is_stored_as_a_hash
     assert plain not in key_hash and plain.startswith(prefix) and len(prefix) == len("tb_pk_") + 6
 
 
-@pytest.mark.parametrize("text,origin", [("https://shop.example/", SHOP), ("http://Shop.example:8080", "http://shop.example:8080"),
+@pytest.mark.parametrize("text,origin", [("https://shop.example/", SHOP),
+                                         ("http://Shop.example:8080", "http://shop.example:8080"),
                                          ("http://127.0.0.1:80", "http://127.0.0.1")])
 def test_origins_are_normalized_as_browsers_send_them(text, origin):
     assert normalize_origin(text) == origin

@@ -60,14 +60,13 @@ class WidgetStack:
 
 def page_for(directory, api_origin, key):
     """examples/widget.html as the company would publish it: its own API address, key and bot id."""
-    directory.mkdir()
     page = EXAMPLE_PAGE.read_text().replace(EXAMPLE_API, api_origin).replace(EXAMPLE_KEY, key)
     (directory / "widget.html").write_text(page.replace('data-bot="123"', f'data-bot="{BOT_ID}"'))
     return directory
 
 
 def seed(app):
-    """The bot, its parcel (pending, then in transit) and, once the shop's origin is known, its publishable key."""
+    """The bot and its parcel, pending and then in transit."""
     make_tenant(app, BOT_ID, "Widget Cargo", "@widget_cargo_bot")
     tracking_id = make_tracking(app, BOT_ID, tracking_number=NUMBER)
     in_app(app, update_tracking, BOT_ID, tracking_id, {"status": "in_transit"})
@@ -88,12 +87,12 @@ def stack(tmp_path_factory):
     api_origin = f"http://{LOCAL_HOST_NAME}:{api.port}"
     sites = []
     try:
-        shop_port_holder = tmp_path_factory.mktemp("widget-sites")
-        shop = StaticSite(shop_port_holder)  # started first: the key names its origin
+        shop_root = tmp_path_factory.mktemp("widget-shop")
+        shop = StaticSite(shop_root)  # serving first, its page written once the key for its origin exists
         sites.append(shop)
         key = in_app(app, lambda: issue_key(BOT_ID, "shop widget", origins=[shop.origin])[1])
-        page_for(shop_port_holder / "shop", api_origin, key)
-        foreign = StaticSite(page_for(tmp_path_factory.mktemp("widget-foreign") / "site", api_origin, key))
+        page_for(shop_root, api_origin, key)
+        foreign = StaticSite(page_for(tmp_path_factory.mktemp("widget-foreign"), api_origin, key))
         sites.append(foreign)
         yield WidgetStack(api, api_origin, key, shop, foreign)
     finally:
@@ -155,7 +154,7 @@ def fetch_from_page(driver, url, key):
 
 def test_a_customer_on_the_shop_s_page_looks_up_a_parcel_and_sees_its_timeline(stack, chromium, screenshot):
     driver = chromium.driver
-    driver.get(f"{stack.shop.origin}/shop/widget.html")
+    driver.get(f"{stack.shop.origin}/widget.html")
     search(driver, NUMBER)
     steps = wait_until(driver, lambda d: d.find_elements(*by_css(".tracker-widget-timeline li")))
     assert [step.get_attribute("data-status") for step in steps] == ["in_transit", "pending"]  # newest first
@@ -177,9 +176,9 @@ def test_a_customer_on_the_shop_s_page_looks_up_a_parcel_and_sees_its_timeline(s
     assert chromium.outside_sockets() == []
 
 
-def test_the_widget_speaks_english_when_asked(stack, chromium):
+def test_the_widget_speaks_english_when_asked(stack, chromium, screenshot):
     driver = chromium.driver
-    driver.get(f"{stack.shop.origin}/shop/widget.html")
+    driver.get(f"{stack.shop.origin}/widget.html")
     wait_until(driver, lambda d: d.find_elements(*by_css(".tracker-widget")))
     driver.execute_script(
         "const script = document.createElement('script');"
@@ -192,6 +191,7 @@ def test_the_widget_speaks_english_when_asked(stack, chromium):
     english.find_element(*by_css("button")).click()
     status = wait_until(driver, lambda d: d.find_elements(*by_css("#english .tracker-widget-status")))[0]
     assert status.text == "In transit"
+    screenshot("widget-english")
 
 
 def test_the_same_snippet_on_a_foreign_site_is_refused_and_the_browser_blocks_the_lookup(stack, chromium,
@@ -211,6 +211,6 @@ def test_the_same_snippet_on_a_foreign_site_is_refused_and_the_browser_blocks_th
                if line["path"].endswith(NUMBER)]
     assert lookups and set(lookups) == {("OPTIONS", 403)}  # refused at the pre-flight: the GET was never sent
 
-    driver.get(f"{stack.shop.origin}/shop/widget.html")  # the same call from the shop's own page goes through
+    driver.get(f"{stack.shop.origin}/widget.html")  # the same call from the shop's own page goes through
     wait_until(driver, lambda d: d.find_elements(*by_css(".tracker-widget")))
     assert fetch_from_page(driver, lookup, stack.key) == "status 200"

@@ -34,8 +34,9 @@ def key_allows_origin():
 
 
 def refuse_origin():
-    return refuse("origin-not-allowed", problem(403, "This web page's origin may not use this tracking widget key; the operator lists the "
-                        "origins a publishable key works from.", type_="/problems/origin-not-allowed"))
+    return refuse("origin-not-allowed", problem(
+        403, "This web page's origin may not use this tracking widget key; the operator lists the origins a "
+             "publishable key works from.", type_="/problems/origin-not-allowed"))
 
 
 def answer_preflight():
