@@ -5,7 +5,6 @@ loads /api/widget.js from the API served by gunicorn with docker/gunicorn.conf.p
 the key was not issued for gets nothing (the pre-flight is refused, so the browser blocks the lookup).
 Screenshots go to $ARTIFACTS_DIR (default test-artifacts/)/widget/."""
 import functools
-import os
 import threading
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from browser import LOCAL_HOST_NAME, local_chromium, missing_browser
+from browser import (LOCAL_HOST_NAME, artifacts_directory, by_css, local_chromium, missing_browser,
+                     screenshot_saver)
 from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
                       make_migrated_app, make_tenant, make_tracking, require_service, worker_suffix)
 from servers import GUNICORN_CONF, REPO, Gunicorn, clean_env, free_port
@@ -110,25 +110,12 @@ def chromium(tmp_path):
 
 @pytest.fixture(scope="module")
 def artifacts():
-    directory = REPO / os.environ.get("ARTIFACTS_DIR", "test-artifacts") / "widget"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    return artifacts_directory(REPO, "widget")
 
 
 @pytest.fixture
 def screenshot(chromium, artifacts, capsys):
-    def save(name):
-        path = artifacts / f"{name}.png"
-        chromium.driver.save_screenshot(str(path))
-        with capsys.disabled():
-            print(f"\n  screenshot: {path}")
-        return path
-    return save
-
-
-def by_css(selector):
-    from selenium.webdriver.common.by import By
-    return By.CSS_SELECTOR, selector
+    return screenshot_saver(chromium, artifacts, capsys)
 
 
 def wait_until(driver, condition):

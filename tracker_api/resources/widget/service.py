@@ -4,9 +4,10 @@ import re
 from flask_smorest import abort
 
 from ...extensions import db
-from ...models import ApiKey, StatusEvent, TrackingNumber
+from ...models import ApiKey, TrackingNumber
 from ...models.types import utcnow
 from ..tracking.schemas import TRACKING_NUMBER_PATTERN
+from ..tracking.service import status_history
 
 WELL_FORMED_NUMBER = re.compile(TRACKING_NUMBER_PATTERN)
 MAX_NUMBER_LENGTH = 64
@@ -23,10 +24,8 @@ def public_tracking(bot_id, tracking_number):
                                                                TrackingNumber.tracking_number == tracking_number))
     if record is None:
         abort(404, message=NOT_FOUND)
-    events = db.session.scalars(db.select(StatusEvent).where(StatusEvent.tracking_id == record.id)
-                                .order_by(StatusEvent.id)).all()
     return {"tracking_number": record.tracking_number, "current_status": record.status,
-            "updated_at": record.updated_at, "history": events}
+            "updated_at": record.updated_at, "history": status_history(record)}
 
 
 def bot_allows_origin(bot_id, origin):
