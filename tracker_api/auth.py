@@ -66,7 +66,7 @@ def authenticate_request():
     api_key = check.usable
     if not api_key.bot.is_active:
         return refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
-                                               type_="/problems/bot-inactive"))
+                                              type_="/problems/bot-inactive"))
     # An unrouted path is left to its 404 (or 405), which tells a publishable key nothing either way.
     if api_key.is_publishable and request.url_rule is not None and not accepts_publishable_keys():
         return refuse("publishable-key", problem(
@@ -75,7 +75,7 @@ def authenticate_request():
     path_bot_id = (request.view_args or {}).get("bot_id")
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
         return refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
-                                            type_="/problems/wrong-bot"))
+                                           type_="/problems/wrong-bot"))
     g.api_key = api_key
     return None
 
