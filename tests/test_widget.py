@@ -307,3 +307,34 @@ def test_the_script_is_served_as_javascript_without_a_key_and_asks_no_other_host
 def test_the_script_is_not_an_api_operation(http):
     paths = http.get("/api/openapi.json").get_json()["paths"]
     assert "/api/widget.js" not in paths and "/api/v1/widget/{bot_id}/track/{tracking_number}" in paths
+
+
+# --- the operator's CLI -------------------------------------------------------------------------------------------
+
+def run_cli(app, *args):
+    return app.test_cli_runner().invoke(args=[str(arg) for arg in args])
+
+
+def test_the_operator_issues_a_publishable_key_for_origins_and_sees_it_listed(app, tenant):
+    result = run_cli(app, "keys", "create", "--bot-id", tenant.bot_id, "--name", "website widget", "--publishable",
+                     "--origin", "https://Shop.example/", "--origin", "https://www.shop.example", "--json")
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    assert created["key"].startswith("tb_pk_") and is_well_formed(created["key"])
+    assert created["kind"] == "publishable" and created["origins"] == "https://shop.example https://www.shop.example"
+    assert created["rate_limit_per_minute"] == app.config["WIDGET_RATE_LIMIT_PER_KEY"]
+    listed = json.loads(run_cli(app, "keys", "list", "--bot-id", tenant.bot_id, "--json").output)
+    assert [(row["kind"], row["origins"]) for row in listed] == [("secret", None), ("publishable", created["origins"])]
+    assert created["key"] not in run_cli(app, "keys", "list", "--bot-id", tenant.bot_id).output
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--publishable"], "--publishable needs at least one --origin"),
+    (["--origin", SHOP], "--publishable needs at least one --origin"),
+    (["--publishable", "--origin", "https://shop.example/checkout"], "is not an origin"),
+])
+def test_a_publishable_key_without_a_valid_origin_is_not_issued(app, tenant, options, message):
+    result = run_cli(app, "keys", "create", "--bot-id", tenant.bot_id, "--name", "widget", *options)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    listed = json.loads(run_cli(app, "keys", "list", "--bot-id", tenant.bot_id, "--json").output)
+    assert [row["kind"] for row in listed] == ["secret"]
