@@ -36,6 +36,10 @@ class Config:
     # `rate_limit_per_minute` overrides the default. Requests without a valid key share one budget per address.
     RATE_LIMIT_PER_MINUTE = int(os.environ.get("RATE_LIMIT_PER_MINUTE", "60"))
     RATE_LIMIT_PER_ADDRESS = int(os.environ.get("RATE_LIMIT_PER_ADDRESS", "30"))
+    # The tracking widget's lookups (publishable keys) have budgets of their own: per key (every visitor of the
+    # company's site shares it; a key's own `rate_limit_per_minute` overrides it) and per visitor address.
+    WIDGET_RATE_LIMIT_PER_KEY = int(os.environ.get("WIDGET_RATE_LIMIT_PER_KEY", "600"))
+    WIDGET_RATE_LIMIT_PER_ADDRESS = int(os.environ.get("WIDGET_RATE_LIMIT_PER_ADDRESS", "20"))
     # Suspicious activity (audit.py): this many refused keys from one address within a minute blocks the
     # address; this many 429s for one key within ten minutes is recorded as hammering.
     INVALID_KEY_BURST = int(os.environ.get("INVALID_KEY_BURST", "10"))

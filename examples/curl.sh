@@ -37,6 +37,8 @@ call GET "/tracking/$BOT?page=1&page_size=50&status_filter=pending"
 call GET "/tracking/$BOT/$tracking_id"
 call PUT "/tracking/$BOT/$tracking_id" '{"status": "in_transit"}'
 call GET "/tracking/$BOT/$tracking_id/history"
+# What the tracking widget shows a customer: status and timeline only (a page calls it with a publishable key)
+call GET "/widget/$BOT/track/$number"
 call GET "/tracking/$BOT/by-client/CLIENT123"
 # The change feed: what changed since a time, then since the page's next_cursor (see the integration guide)
 call GET "/tracking/$BOT?updated_since=2025-01-01T00:00:00Z&page_size=10"

@@ -109,6 +109,30 @@ def local_chromium(directory):
         browser.quit()
 
 
+def artifacts_directory(repository, name):
+    """$ARTIFACTS_DIR/NAME (a relative one is taken from the repository), else test-artifacts/NAME, which git
+    ignores; created if missing."""
+    directory = Path(repository) / os.environ.get("ARTIFACTS_DIR", "test-artifacts") / name
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def screenshot_saver(browser, directory, capsys):
+    """A function that saves the browser's viewport as NAME.png in `directory` and says where."""
+    def save(name):
+        path = directory / f"{name}.png"
+        browser.driver.save_screenshot(str(path))
+        with capsys.disabled():
+            print(f"\n  screenshot: {path}")
+        return path
+    return save
+
+
+def by_css(selector):
+    from selenium.webdriver.common.by import By
+    return By.CSS_SELECTOR, selector
+
+
 def read_netlog(path):
     """The NetLog as JSON; a log whose writer was cut short lacks its closing brackets, which are restored."""
     text = Path(path).read_text().rstrip().rstrip(",")

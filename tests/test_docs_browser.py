@@ -3,14 +3,14 @@ network beyond this machine) opens Swagger UI and ReDoc through Debian's nginx w
 of gunicorn with docker/gunicorn.conf.py on PostgreSQL and Redis. Swagger UI renders every operation, takes a
 key in Authorize and runs the tracking list with "Try it out"; ReDoc renders every operation; neither page asks
 any other host for anything. Screenshots go to $ARTIFACTS_DIR (default test-artifacts/)/docs-browser/."""
-import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from browser import LOCAL_HOST_NAME, local_chromium, missing_browser
+from browser import (LOCAL_HOST_NAME, artifacts_directory, by_css, local_chromium, missing_browser,
+                     screenshot_saver)
 from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, make_client,
                       make_migrated_app, make_tenant, make_tracking, require_service, worker_suffix)
 from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary
@@ -67,34 +67,18 @@ def chromium(tmp_path):
 
 @pytest.fixture(scope="module")
 def artifacts():
-    """$ARTIFACTS_DIR/docs-browser (a relative one is taken from the repository), else test-artifacts/docs-browser,
-    which git ignores."""
-    directory = REPO / os.environ.get("ARTIFACTS_DIR", "test-artifacts") / "docs-browser"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    return artifacts_directory(REPO, "docs-browser")
 
 
 @pytest.fixture
 def screenshot(chromium, artifacts, capsys):
-    """Save the browser's viewport as NAME.png among the artefacts and say where."""
-    def save(name):
-        path = artifacts / f"{name}.png"
-        chromium.driver.save_screenshot(str(path))
-        with capsys.disabled():
-            print(f"\n  screenshot: {path}")
-        return path
-    return save
+    return screenshot_saver(chromium, artifacts, capsys)
 
 
 def wait_for(driver, locator, timeout=WAIT_SECONDS):
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
     return WebDriverWait(driver, timeout).until(expected_conditions.visibility_of_element_located(locator))
-
-
-def by_css(selector):
-    from selenium.webdriver.common.by import By
-    return By.CSS_SELECTOR, selector
 
 
 def operation_block(driver, method, path):

@@ -1,6 +1,6 @@
 """No untested sample in the docs: every fenced block of docs/*.md and README.md is checked against what runs.
 
-- JavaScript, Python and PHP blocks appear verbatim (modulo indentation) in a file under examples/, which
+- JavaScript, Python, PHP and HTML blocks appear verbatim (modulo indentation) in a file under examples/, which
   tests/test_examples.py and tests/test_e2e_nginx.py run against live servers.
 - Shell blocks hold only commands that appear in an example script (examples/*.sh), runs of an example file,
   `make` targets of the Makefile, `flask --app wsgi ...` commands and options that the CLI has, and
@@ -22,7 +22,7 @@ from servers import REPO
 
 DOCUMENTS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
 EXAMPLES = REPO / "examples"
-CODE_SUFFIXES = {"python": ".py", "py": ".py", "javascript": ".js", "js": ".js", "php": ".php"}
+CODE_SUFFIXES = {"python": ".py", "py": ".py", "javascript": ".js", "js": ".js", "php": ".php", "html": ".html"}
 SHELL = {"sh", "bash", "shell"}
 FREE = {"text"}
 INTERPRETERS = {"python", "python3", "node", "php", "bash", ".venv/bin/python"}

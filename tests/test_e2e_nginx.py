@@ -98,7 +98,8 @@ def run_example(command, env):
 # --- the integrator's view ----------------------------------------------------------------------------------
 
 ENDPOINTS = ["POST /tracking/{bot}", "GET /tracking/{bot}", "GET /tracking/{bot}/{id}", "PUT /tracking/{bot}/{id}",
-             "GET /tracking/{bot}/{id}/history", "GET /tracking/{bot}/by-client/CLIENT123", "GET /tracking/{bot}",
+             "GET /tracking/{bot}/{id}/history", "GET /widget/{bot}/track/{tracking_number}",
+             "GET /tracking/{bot}/by-client/CLIENT123", "GET /tracking/{bot}",
              "DELETE /tracking/{bot}/{id}", "POST /tracking/{bot}/import",
              "POST /clients/{bot}", "GET /clients/{bot}", "GET /clients/{bot}/{id}", "PATCH /clients/{bot}/{id}",
              "PUT /clients/{bot}/{id}", "PUT /clients/{bot}/by-code/CLIENT123", "DELETE /clients/{bot}/{id}",
@@ -113,6 +114,7 @@ def test_every_endpoint_answers_curl_through_nginx(stack, tenant):
     assert result.returncode == 0, result.stderr
     called = [re.sub(r"/by-code/\w+", "/by-code/CLIENT123", re.sub(r"/\d+", "/{id}", line.replace(
         f"/{tenant.bot_id}", "/{bot}"))).split("?")[0].replace("/api/v1", "") for line in result.stderr.splitlines()]
+    called = [re.sub(r"/track/[^/]+$", "/track/{tracking_number}", line) for line in called]  # the widget's lookup
     assert called == ENDPOINTS, result.stderr
     assert '"current_status":"in_transit"' in result.stdout
 

@@ -25,7 +25,7 @@ KNOWN_ROUTES = {
     ("GET", "/api/v1/statistics/<bot_id>/tracking"),
     ("GET", "/api/v1/bots/<bot_id>"),
 }
-OBJECT_ID_ARGUMENTS = ("tracking_id", "client_id", "client_code")
+OBJECT_ID_ARGUMENTS = ("tracking_id", "client_id", "client_code", "tracking_number")
 
 # B's data: distinctive strings that must never appear in a response to A.
 SECRET_TRACKING_NUMBER = "RIVAL-SECRET-7734"
@@ -80,7 +80,7 @@ def rival_data(app, other_tenant):
     tracking_id = make_tracking(app, other_tenant.bot_id, tracking_number=SECRET_TRACKING_NUMBER,
                                 client_code=SECRET_CLIENT_CODE, note=SECRET_NOTE)
     return {"bot_id": other_tenant.bot_id, "tracking_id": tracking_id, "client_id": client_id,
-            "client_code": SECRET_CLIENT_CODE}
+            "client_code": SECRET_CLIENT_CODE, "tracking_number": SECRET_TRACKING_NUMBER}
 
 
 def snapshot(app):

@@ -111,7 +111,7 @@ def rival(app, other_tenant):
     tracking_id = make_tracking(app, other_tenant.bot_id, tracking_number="RIVAL-SECRET-7734",
                                 client_code="RIVALVIP0042", note="rival-private-note")
     return {"bot_id": other_tenant.bot_id, "tracking_id": tracking_id, "client_id": client_id,
-            "client_code": "RIVALVIP0042"}
+            "client_code": "RIVALVIP0042", "tracking_number": "RIVAL-SECRET-7734"}
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def own(app, tenant):
     """Bot A's own objects, for requests that must succeed."""
     client_id = make_client(app, tenant.bot_id, "CLIENT123")
     return {"bot_id": tenant.bot_id, "tracking_id": make_tracking(app, tenant.bot_id), "client_id": client_id,
-            "client_code": "CLIENT123"}
+            "client_code": "CLIENT123", "tracking_number": "ABC123456"}
 
 
 # --- API1:2023 --------------------------------------------------------------------------------------------
@@ -560,6 +560,7 @@ NOT_API_OPERATIONS = {
     "/api/docs/assets/swagger-ui/<path:filename>": "Swagger UI's static files",
     "/api/docs/assets/redoc/<path:filename>": "ReDoc's static files",
     "/api/docs/assets/redoc/redoc.standalone.js": "ReDoc's script, served with a local logo",
+    "/api/widget.js": "the tracking widget's script, which companies paste into their pages",
     "/healthz": "load balancer probe, no data",
     "/readyz": "load balancer probe, no data",
     "/metrics": "Prometheus scrape, not routed by nginx (API5)",

@@ -17,6 +17,7 @@ from .proxy import register_proxy_fix
 from .ratelimit import register_rate_limits
 from .request_id import register_request_id
 from .resources import register_blueprints
+from .resources.widget import script as widget_script
 from .security_headers import register_security_headers
 from .shared_store import register_shared_store
 
@@ -52,5 +53,6 @@ def create_app(config=None, **overrides):
     register_blueprints(api)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(widget_script.blp)
     register_commands(app)
     return app

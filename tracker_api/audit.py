@@ -31,7 +31,7 @@ from .extensions import db
 from .models import ApiKey, SecurityEvent
 from .models.types import utcnow
 from .proxy import client_address
-from .ratelimit import rate_limit_window
+from .ratelimit import key_budget_per_minute, rate_limit_window
 from .schemas import CONTROL_CHARACTERS
 from .shared_store import shared_store
 
@@ -166,7 +166,7 @@ def key_usage(api_key, days=7):
         series.append({"date": day, "total": sum(counts.values()), **counts})
     return {
         "key_id": api_key.id, "bot_id": api_key.bot_id, "name": api_key.name, "prefix": api_key.prefix,
-        "rate_limit_per_minute": api_key.rate_limit_per_minute or current_app.config["RATE_LIMIT_PER_MINUTE"],
+        "rate_limit_per_minute": key_budget_per_minute(api_key),
         "last_used_at": last_used_at,
         "last_used_address": last_used_address,
         "days": series,

@@ -5,8 +5,13 @@ this one, so that refused requests still count against their address's budget) o
 hook runs after URL matching (so the path's `bot_id` is known) and before any view touches tenant data.
 Every bad key gets the same 401, so a caller cannot tell an unknown key from a revoked or expired one; the
 reason is kept in `g` for the audit trail.
+
+Publishable keys (`tb_pk_...`, the tracking widget's) are refused with a 403 everywhere but on views that say
+they take them (`accepts_publishable_keys = True` on the MethodView): the view opts in, so a route added later
+is closed to them by default. Where such keys may be used from (origins, CORS) is the widget's own business:
+resources/widget/cors.py.
 """
-from flask import g, request
+from flask import current_app, g, request
 
 from .errors import problem
 from .keys import KeyCheck, check_key
@@ -32,7 +37,14 @@ def presented_key():
     return g.key_check
 
 
-def _refuse(reason, response):
+def accepts_publishable_keys():
+    """Whether this request's view opted in to publishable keys (the widget's public lookup only)."""
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(getattr(view, "view_class", None), "accepts_publishable_keys", False))
+
+
+def refuse(reason, response):
+    """Answer with `response`, noting why for the audit trail (audit.refusal)."""
     g.auth_refusal = reason
     return response
 
@@ -48,17 +60,22 @@ def authenticate_request():
     check = presented_key()
     if check.usable is None:
         if check.refusal == "key-in-url":
-            return _refuse(check.refusal, _unauthorized(
+            return refuse(check.refusal, _unauthorized(
                 "API keys are accepted only in the X-API-Key header, never in the URL."))
-        return _refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
+        return refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
     api_key = check.usable
     if not api_key.bot.is_active:
-        return _refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
-                                               type_="/problems/bot-inactive"))
+        return refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
+                                              type_="/problems/bot-inactive"))
+    # An unrouted path is left to its 404 (or 405), which tells a publishable key nothing either way.
+    if api_key.is_publishable and request.url_rule is not None and not accepts_publishable_keys():
+        return refuse("publishable-key", problem(
+            403, "A publishable key (tb_pk_...) can only look up a parcel through the tracking widget; "
+                 "use a secret key from your server for this endpoint.", type_="/problems/publishable-key"))
     path_bot_id = (request.view_args or {}).get("bot_id")
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
-        return _refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
-                                            type_="/problems/wrong-bot"))
+        return refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
+                                           type_="/problems/wrong-bot"))
     g.api_key = api_key
     return None
 

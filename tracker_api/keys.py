@@ -2,6 +2,9 @@
 
 A key is `tb_` + 32 base62 characters: 26 from `secrets` (~154 bits) and a 6-character CRC32 checksum
 of the rest, as GitHub's token format does, so a mistyped or invented key is refused without a lookup.
+A publishable key (the tracking widget's, models/api_key.py) is `tb_pk_` + the same 32 characters: the prefix
+lets a person or a secret scanner tell at a glance that a key is meant to be public, while the server goes by
+the stored kind. It carries the web origins allowed to use it, written as browsers send them in `Origin`.
 Only an HMAC-SHA256 of the key (with the server's pepper) is stored: the keys are random and long, so a
 slow password hash would add ~100 ms per request and no security.
 """
@@ -11,6 +14,7 @@ import re
 import secrets
 import string
 import zlib
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,10 +26,12 @@ from .models.types import utcnow
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 KEY_PREFIX = "tb_"
+PUBLISHABLE_PREFIX = "tb_pk_"
 RANDOM_LENGTH = 26
 CHECKSUM_LENGTH = 6
-KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}$")
-DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 6
+KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}(?:pk_)?[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}$")
+DISPLAY_CHARACTERS = 6  # of the random part, after the prefix
+MAX_ORIGINS = 20
 
 
 def _base62(number, width):
@@ -40,9 +46,31 @@ def _checksum(body):
     return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
 
 
-def generate_plain_key():
-    body = KEY_PREFIX + "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
+def generate_plain_key(kind="secret"):
+    prefix = PUBLISHABLE_PREFIX if kind == "publishable" else KEY_PREFIX
+    body = prefix + "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
     return body + _checksum(body)
+
+
+def display_prefix(plain_key):
+    prefix = PUBLISHABLE_PREFIX if plain_key.startswith(PUBLISHABLE_PREFIX) else KEY_PREFIX
+    return plain_key[:len(prefix) + DISPLAY_CHARACTERS]
+
+
+def normalize_origin(text):
+    """`https://Shop.example/` -> `https://shop.example`, the form a browser sends in `Origin`; ValueError if the
+    text is not a bare http(s) origin (a path, a query, credentials or a wildcard would never match one)."""
+    parts = urlsplit(text.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = parts._replace(netloc="")
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password
+            or parts.path not in ("", "/") or parts.query or parts.fragment or "*" in parts.netloc):
+        raise ValueError(f"{text!r} is not an origin like https://shop.example (scheme, host and optional port)")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port and port != default_port else "")
 
 
 def is_well_formed(plain_key):
@@ -57,17 +85,24 @@ def hash_key(plain_key):
     return hmac.new(pepper, plain_key.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None):
-    """Create a key for a bot; returns (ApiKey, plain key). The plain key is never stored."""
-    plain_key = generate_plain_key()
+def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *, origins=None):
+    """Create a key for a bot; returns (ApiKey, plain key). The plain key is never stored. Given `origins`, the
+    key is a publishable one (`tb_pk_...`) usable only by the tracking widget on those origins."""
+    kind = "publishable" if origins is not None else "secret"
+    allowed = list(dict.fromkeys(normalize_origin(origin) for origin in origins or ()))
+    if kind == "publishable" and not 1 <= len(allowed) <= MAX_ORIGINS:
+        raise ValueError(f"a publishable key needs between 1 and {MAX_ORIGINS} origins")
+    plain_key = generate_plain_key("publishable") if kind == "publishable" else generate_plain_key()
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     api_key = ApiKey(
         bot_id=bot_id,
         name=name,
-        prefix=plain_key[:DISPLAY_PREFIX_LENGTH],
+        prefix=display_prefix(plain_key),
         key_hash=hash_key(plain_key),
         expires_at=expires_at,
         rate_limit_per_minute=rate_limit_per_minute,
+        kind=kind,
+        allowed_origins="\n".join(allowed) or None,
     )
     db.session.add(api_key)
     db.session.commit()

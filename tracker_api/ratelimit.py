@@ -8,6 +8,12 @@ long, and start with a caller's first request. Counters are keyed by the key's i
 RATE_LIMIT_PER_MINUTE; requests without a valid key share RATE_LIMIT_PER_ADDRESS per address, so rotating
 invented keys earns no fresh budget.
 
+The tracking widget's public lookup (the view that takes publishable keys, auth.py) spends budgets of its own
+instead, two at once: its key's (`widget-key:7`, the key's `rate_limit_per_minute` else WIDGET_RATE_LIMIT_PER_KEY,
+shared by every visitor of the company's site) and the visitor's address's (`widget-address:...`,
+WIDGET_RATE_LIMIT_PER_ADDRESS, so that one visitor or scraper cannot spend the whole site's budget). The secret
+keys' budgets never move for it, and it never moves theirs. The headers show the tighter of the two.
+
 Outage policy (the same as shared_store.py's): short timeouts, no retries, and Flask-Limiter's in-memory
 fallback — while Redis fails, each worker enforces the same budgets in its own memory (so N workers allow up
 to N times a budget) and probes Redis again with a back-off; requests are never refused for want of Redis.
@@ -18,11 +24,11 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app, g, request
-from flask_limiter import Limiter
+from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
-from .auth import is_protected, presented_key
+from .auth import accepts_publishable_keys, is_protected, presented_key
 from .errors import ProblemSchema, problem
 from .proxy import client_address
 from .shared_store import limiter_storage_options
@@ -30,6 +36,9 @@ from .shared_store import limiter_storage_options
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 STRATEGY = "counting-fixed-window"
+# A counter's name starts with whose budget it is; the policy names go into the RateLimit-Policy header.
+POLICIES = {"key": "per-key", "address": "per-address", "widget-key": "widget-per-key",
+            "widget-address": "widget-per-address"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,11 @@ class Window:
     limit: int
     count: int
     reset_at: float  # Unix time the window ends
-    policy: str  # "per-key" or "per-address"
+    policy: str  # one of POLICIES' values
+
+    def is_tighter_than(self, other):
+        """A breached window first, then the one with fewer requests left (the caller's real limit)."""
+        return other is None or (not self.breached, self.remaining) < (not other.breached, other.remaining)
 
     @property
     def remaining(self):
@@ -80,12 +93,19 @@ class CountingFixedWindow(FixedWindowRateLimiter):
         if len(self._window_ends) > self.FORGET_AFTER:
             self._window_ends = {name: end for name, end in self._window_ends.items() if end > now}
         self._window_ends[key] = reset_at
-        g.rate_limit_window = Window(item.amount, count, reset_at,
-                                     "per-key" if presented_key().usable else "per-address")
+        window = Window(item.amount, count, reset_at, POLICIES[str(identifiers[0]).split(":", 1)[0]])
+        if window.is_tighter_than(g.get("rate_limit_window")):
+            g.rate_limit_window = window
         return count <= item.amount
 
 
 STRATEGIES.setdefault(STRATEGY, CountingFixedWindow)  # the registry Flask-Limiter picks strategies from
+
+
+def key_budget_per_minute(api_key):
+    """A key's requests per minute: its own, else the default of its kind (secret keys' or the widget's)."""
+    default = "WIDGET_RATE_LIMIT_PER_KEY" if api_key.is_publishable else "RATE_LIMIT_PER_MINUTE"
+    return api_key.rate_limit_per_minute or current_app.config[default]
 
 
 def rate_limit_identity():
@@ -100,7 +120,44 @@ def rate_limit_budget():
     config = current_app.config
     if api_key is None:
         return f"{config['RATE_LIMIT_PER_ADDRESS']}/minute"
-    return f"{api_key.rate_limit_per_minute or config['RATE_LIMIT_PER_MINUTE']}/minute"
+    return f"{key_budget_per_minute(api_key)}/minute"
+
+
+# Flask-Limiter reads every limit's budget before it asks whether the limit applies: these two must answer for a
+# request without a usable key too (the limit is then exempt, see application_limits).
+def widget_key_identity():
+    api_key = presented_key().usable
+    return f"widget-key:{api_key.id if api_key is not None else 'none'}"
+
+
+def widget_key_budget():
+    api_key = presented_key().usable
+    per_minute = key_budget_per_minute(api_key) if api_key is not None else current_app.config[
+        "WIDGET_RATE_LIMIT_PER_KEY"]
+    return f"{per_minute}/minute"
+
+
+def widget_address_identity():
+    return f"widget-address:{client_address()}"
+
+
+def widget_address_budget():
+    return f"{current_app.config['WIDGET_RATE_LIMIT_PER_ADDRESS']}/minute"
+
+
+def application_limits():
+    """The API's budget everywhere but on the widget's lookup; there, the widget's two (see the module's doc)."""
+    def not_widget():
+        return not accepts_publishable_keys()
+
+    def not_widget_or_no_key():
+        return not_widget() or presented_key().usable is None
+
+    return [ApplicationLimit(limit_provider=rate_limit_budget, exempt_when=accepts_publishable_keys),
+            ApplicationLimit(limit_provider=widget_key_budget, key_function=widget_key_identity,
+                             scope="widget-key", exempt_when=not_widget_or_no_key),
+            ApplicationLimit(limit_provider=widget_address_budget, key_function=widget_address_identity,
+                             scope="widget-address", exempt_when=not_widget)]
 
 
 def rate_limit_window():
@@ -135,8 +192,14 @@ def refuse_over_budget(error):
     """The 429 for a spent budget, as problem+json, saying whose budget and when to come back."""
     window = rate_limit_window()
     retry_in = window.reset_in if window is not None else WINDOW_SECONDS
-    if window is not None and window.policy == "per-key":
+    policy = window.policy if window is not None else None
+    if policy == "per-key":
         detail = f"This API key's budget of {window.limit} requests per minute is spent; retry in {retry_in} s."
+    elif policy == "widget-per-key":
+        detail = (f"This site's tracking widget has used its {window.limit} lookups per minute; "
+                  f"retry in {retry_in} s.")
+    elif policy == "widget-per-address":
+        detail = f"Too many parcel lookups from your address ({window.limit} per minute); retry in {retry_in} s."
     else:
         limit = window.limit if window is not None else current_app.config["RATE_LIMIT_PER_ADDRESS"]
         detail = (f"Requests without a valid API key are limited to {limit} per minute per address; "
@@ -148,7 +211,7 @@ def build_limiter(app):
     redis_url = app.config.get("REDIS_URL")
     limiter = Limiter(
         key_func=rate_limit_identity,
-        application_limits=[rate_limit_budget],  # one budget across every route, not one per route
+        application_limits=application_limits(),  # budgets across every route, not one per route
         strategy=STRATEGY,
         storage_uri=redis_url or "memory://",
         storage_options=limiter_storage_options(redis_url, app.config) if redis_url else {},
@@ -179,7 +242,8 @@ RATE_LIMITED_RESPONSE = {
 def register_rate_limits(app, api):
     """Identify the caller, then let Flask-Limiter count: its hook must run before the auth hook's refusals
     (so a 401 still spends the address's budget), hence this call comes before register_auth."""
-    for name in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS"):
+    for name in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS", "WIDGET_RATE_LIMIT_PER_KEY",
+                 "WIDGET_RATE_LIMIT_PER_ADDRESS"):
         if app.config[name] < 1:
             raise RuntimeError(f"{name} must be at least 1, not {app.config[name]}")
     app.before_request(identify_caller)

@@ -7,15 +7,16 @@ from flask.cli import AppGroup
 
 from ..audit import key_usage, last_used
 from ..extensions import db
-from ..keys import issue_key, revoke_key, set_rate_limit
+from ..keys import MAX_ORIGINS, issue_key, revoke_key, set_rate_limit
 from ..models import ApiKey, Bot
+from ..ratelimit import key_budget_per_minute
 from ..shared_store import shared_store
 from .output import emit, json_option
 
 # AppGroup: each command gets an app context, under `flask` and under app.test_cli_runner() alike.
 keys_cli = AppGroup("keys", help="Issue, list and revoke API keys; set their rate limits; show their usage.")
-KEY_COLUMNS = ("id", "bot_id", "name", "prefix", "rate_limit_per_minute", "created_at", "expires_at",
-               "revoked_at", "last_used_at", "last_used_address")
+KEY_COLUMNS = ("id", "bot_id", "name", "kind", "prefix", "origins", "rate_limit_per_minute", "created_at",
+               "expires_at", "revoked_at", "last_used_at", "last_used_address")
 DAY_COLUMNS = ("date", "total", "success", "client_error", "rate_limited", "server_error")
 RATE_LIMIT = click.IntRange(1, 1_000_000)
 
@@ -23,7 +24,8 @@ RATE_LIMIT = click.IntRange(1, 1_000_000)
 def key_row(api_key):
     """A key as the operator sees it: its effective rate limit, and its last use as precisely as known."""
     row = {column: getattr(api_key, column, None) for column in KEY_COLUMNS}
-    row["rate_limit_per_minute"] = api_key.rate_limit_per_minute or current_app.config["RATE_LIMIT_PER_MINUTE"]
+    row["rate_limit_per_minute"] = key_budget_per_minute(api_key)
+    row["origins"] = " ".join(api_key.origins) or None
     row["last_used_at"], row["last_used_address"] = last_used(api_key)
     return row
 
@@ -46,17 +48,34 @@ def _memory_note():
 @click.option("--name", required=True, help="What the key is for, e.g. 'website'.")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650))
 @click.option("--rate-limit", type=RATE_LIMIT,
-              help="Requests per minute for this key (default: RATE_LIMIT_PER_MINUTE).")
+              help="Requests per minute for this key (default: RATE_LIMIT_PER_MINUTE; publishable keys: "
+                   "WIDGET_RATE_LIMIT_PER_KEY).")
+@click.option("--publishable", is_flag=True,
+              help="A publishable key (tb_pk_...) for the tracking widget: it can only look parcels up, and only "
+                   "from the web pages of its --origin(s).")
+@click.option("--origin", "origins", multiple=True, metavar="ORIGIN",
+              help=f"With --publishable (1 to {MAX_ORIGINS}, repeat the option): a site allowed to use the key, "
+                   "e.g. https://shop.example.")
 @json_option
-def create_key(bot_id, name, expires_in_days, rate_limit, as_json):
-    """Issue a key for a bot and print it once."""
+def create_key(bot_id, name, expires_in_days, rate_limit, publishable, origins, as_json):
+    """Issue a key for a bot and print it once (a secret key, or with --publishable the widget's)."""
     if db.session.get(Bot, bot_id) is None:
         raise click.ClickException(f"bot {bot_id} does not exist")
-    api_key, plain_key = issue_key(bot_id, name, expires_in_days, rate_limit)
+    if publishable != bool(origins):
+        raise click.UsageError("--publishable needs at least one --origin, and --origin needs --publishable")
+    try:
+        api_key, plain_key = issue_key(bot_id, name, expires_in_days, rate_limit,
+                                       origins=origins if publishable else None)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--origin") from None
     if as_json:
         emit([{**key_row(api_key), "key": plain_key}], KEY_COLUMNS + ("key",), True, single=True)
         return
-    click.echo(f"key id {api_key.id} for bot {bot_id} ({name}):\n\n    {plain_key}\n")
+    click.echo(f"{api_key.kind} key id {api_key.id} for bot {bot_id} ({name}):\n\n    {plain_key}\n")
+    if api_key.is_publishable:
+        click.echo(f"For the tracking widget on: {', '.join(api_key.origins)}. It may appear in web pages; it is "
+                   "not kept here and cannot be shown again.")
+        return
     click.echo("Store it now: it is not kept and cannot be shown again.")
 
 

@@ -1,5 +1,5 @@
 """The data model; importing this package registers every table with the metadata."""
-from .api_key import ApiKey
+from .api_key import KEY_KINDS, ApiKey
 from .bot import SUBSCRIPTION_STATUSES, Bot
 from .client import Client
 from .deleted_record import DELETED_KINDS, DeletedRecord
@@ -10,5 +10,5 @@ from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
 
 __all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
            "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
-           "DELETED_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
+           "DELETED_KINDS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
            "SUBSCRIPTION_STATUSES"]

@@ -71,10 +71,14 @@ def get_tracking(bot_id, tracking_id, *, for_update=False):
 def get_history(bot_id, tracking_id):
     """One of this bot's tracking numbers with every status it has taken, oldest first."""
     record = get_tracking(bot_id, tracking_id)
-    events = db.session.scalars(db.select(StatusEvent).where(StatusEvent.tracking_id == record.id)
-                                .order_by(StatusEvent.id)).all()
     return {"tracking_id": record.id, "tracking_number": record.tracking_number,
-            "current_status": record.status, "history": events}
+            "current_status": record.status, "history": status_history(record)}
+
+
+def status_history(record):
+    """Every status a parcel has taken, oldest first (its history and the widget's timeline)."""
+    return db.session.scalars(db.select(StatusEvent).where(StatusEvent.tracking_id == record.id)
+                              .order_by(StatusEvent.id)).all()
 
 
 def _derive_total_cost(fields):
