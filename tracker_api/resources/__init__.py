@@ -4,9 +4,10 @@ from .clients.routes import blp as clients_blp
 from .export.routes import blp as export_blp
 from .statistics.routes import blp as statistics_blp
 from .tracking.routes import blp as tracking_blp
+from .webhooks.routes import blp as webhooks_blp
 
 V1_PREFIX = "/api/v1"
-V1_BLUEPRINTS = (tracking_blp, clients_blp, statistics_blp, bots_blp, export_blp)
+V1_BLUEPRINTS = (tracking_blp, clients_blp, statistics_blp, bots_blp, export_blp, webhooks_blp)
 
 
 def register_blueprints(api):
