@@ -104,7 +104,8 @@ def test_a_change_reaches_the_receiver_signed_with_the_endpoint_secret(loopback_
     assert request.event_type == event["type"] == "tracking.created"
     assert request.event_id == event["id"] and len(event["id"]) == 36
     assert event["bot_id"] == tenant.bot_id and event["data"]["tracking_number"]["id"] == created["id"]
-    assert event["data"]["tracking_number"]["status"] == "pending"
+    assert event["data"]["tracking_number"] == http.get(f"/api/v1/tracking/{tenant.bot_id}/{created['id']}",
+                                                        headers=tenant.headers).get_json()  # the API's own shape
     assert verify_signature(webhook["secret"], request.headers["X-Tracker-Signature"], request.body)
     assert not verify_signature("whsec_wrong", request.headers["X-Tracker-Signature"], request.body)
     assert not verify_signature(webhook["secret"], request.headers["X-Tracker-Signature"], request.body + b" ")
@@ -163,7 +164,7 @@ def test_every_event_type_in_order_with_its_data(loopback_allowed, http, tenant,
         "tracking.created", "tracking.status_changed", "tracking.updated", "tracking.deleted",
         "client.created", "client.updated", "client.deleted"]
     assert events[1]["data"]["previous_status"] == "pending"
-    assert events[1]["data"]["tracking_number"]["status"] == "in_transit"
+    assert events[1]["data"]["tracking_number"]["current_status"] == "in_transit"
     assert events[2]["data"]["changed"] == ["note"] and events[2]["data"]["tracking_number"]["note"] == "Хрупкое"
     assert events[3]["data"]["tracking_number"]["tracking_number"] == "HOOK000001"
     assert events[5]["data"]["client"]["name"] == "Алия" and events[6]["data"]["client"]["client_code"] == "C1"
@@ -312,6 +313,16 @@ def test_redirects_are_not_followed(loopback_allowed, http, tenant, receiver):
     deliver(loopback_allowed)
     [row] = deliveries(loopback_allowed)
     assert len(receiver.requests) == 1 and row["status"] == "pending" and row["code"] == 302
+
+
+def test_an_endless_answer_is_read_only_up_to_the_cap(loopback_allowed, http, tenant, receiver):
+    create_webhook(http, tenant, receiver.url)
+    receiver.behaviour.answer_bytes = 1024 ** 3  # a gigabyte
+    http.post(f"/api/v1/tracking/{tenant.bot_id}", json=PARCEL, headers=tenant.headers)
+    started = time.monotonic()
+    deliver(loopback_allowed)
+    assert time.monotonic() - started < 5
+    assert deliveries(loopback_allowed)[0]["status"] == "succeeded"
 
 
 # --- secrets -------------------------------------------------------------------------------------------------
@@ -491,6 +502,6 @@ def test_several_worker_processes_never_send_one_delivery_twice(postgresql_only_
     assert len({event["id"] for event in received}) == 80  # each event once: no delivery sent twice
     for tracking_id in ids:
         mine = [event for event in received if event["data"]["tracking_number"]["id"] == tracking_id]
-        assert [event["data"]["tracking_number"]["status"] for event in mine] == [
+        assert [event["data"]["tracking_number"]["current_status"] for event in mine] == [
             "pending", "in_transit", "delivered", "issued"]
     assert {row["status"] for row in deliveries(app)} == {"succeeded"}

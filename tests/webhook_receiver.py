@@ -30,6 +30,7 @@ class Behaviour:
     delays: list = field(default_factory=list)  # used up first, one per request, like statuses
     headers: dict = field(default_factory=dict)
     fail_subjects: set = field(default_factory=set)  # body substrings answered 503
+    answer_bytes: int = 2  # a large value: an answer that keeps coming (the worker must stop reading)
 
 
 class Receiver:
@@ -50,9 +51,18 @@ class Receiver:
                 self.send_response(status)
                 for name, value in receiver.behaviour.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(receiver.behaviour.answer_bytes))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self._write_answer(receiver.behaviour.answer_bytes)
+
+            def _write_answer(self, size):
+                try:
+                    while size > 0:
+                        chunk = b"o" * min(size, 65536)
+                        self.wfile.write(chunk)
+                        size -= len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the worker hung up: what it was meant to do
 
             def log_message(self, *args):
                 pass

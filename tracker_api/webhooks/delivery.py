@@ -139,8 +139,11 @@ def _send(target, address, body, headers, config):
         try:
             deadline = time.monotonic() + config["WEBHOOK_READ_TIMEOUT_SECONDS"]
             remaining = config["WEBHOOK_RESPONSE_MAX_BYTES"]
-            while remaining > 0 and time.monotonic() < deadline and response.read(min(remaining, 4096)):
-                remaining -= 4096
+            while remaining > 0 and time.monotonic() < deadline:
+                chunk = response.read(min(remaining, 4096))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
         finally:
             response.close()
         return response.status

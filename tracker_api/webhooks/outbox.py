@@ -28,18 +28,29 @@ KINDS = {TrackingNumber: "tracking", Client: "client"}
 PAYLOAD_KEYS = {"tracking": "tracking_number", "client": "client"}
 UNSENT_COLUMNS = {"bot_id", "change_seq"}  # the envelope carries the bot and the change number
 BOOKKEEPING = {"updated_at", "change_seq"}  # changed by every write: not a change of their own
+# How an event shows each kind of record: the API's own JSON for it, so that a receiver parses one shape. The
+# resources know their schemas and register them (resources/webhooks/service.py); this module sits below them.
+RECORD_SHAPES = {}
+
+
+def show_records_as(model, dump):
+    """Events show `model`'s records as `dump(record)` gives them."""
+    RECORD_SHAPES[model] = dump
 
 
 def _json_value(value):
     if isinstance(value, Decimal):
-        return float(value)  # as the API's own answers give numbers
+        return float(value)
     if isinstance(value, datetime):
         return value.isoformat()
     return value
 
 
 def record_fields(instance):
-    """The record as the event shows it: its columns, JSON-ready."""
+    """The record as the event shows it: its registered shape, else its columns, JSON-ready."""
+    dump = RECORD_SHAPES.get(type(instance))
+    if dump:
+        return dump(instance)
     return {column.key: _json_value(getattr(instance, column.key)) for column in inspect(instance).mapper.column_attrs
             if column.key not in UNSENT_COLUMNS}
 
@@ -116,7 +127,7 @@ def enqueue(connection, bot_id, event_type, subject, sequence, data, endpoint_id
 
 @event.listens_for(Session, "before_flush")
 def _load_what_deletion_takes_away(session, flush_context, instances):
-    """A deleted record's columns are read after the flush, when they can no longer be loaded: load them now."""
+    """A deleted record's fields are read after the flush, when they can no longer be loaded: load them now."""
     for instance in session.deleted:
         if type(instance) in KINDS:
             record_fields(instance)

@@ -7,12 +7,20 @@ from flask import current_app
 from flask_smorest import abort
 
 from ...extensions import db
-from ...models import TEST_EVENT_TYPE, WebhookDelivery, WebhookEndpoint
+from ...models import TEST_EVENT_TYPE, Client, TrackingNumber, WebhookDelivery, WebhookEndpoint
 from ...models.types import utcnow
 from ...pagination import count_rows, page_items
+from ...webhooks import outbox
 from ...webhooks.addresses import UnsafeUrl, check_url
-from ...webhooks.outbox import enqueue
 from ...webhooks.signing import new_secret
+from ..clients.schemas import ClientSchema
+from ..tracking.schemas import TrackingNumberSchema
+
+
+def register_event_shapes():
+    """Events show parcels and clients exactly as the API's answers do (current_status, numbers, UTC times)."""
+    outbox.show_records_as(TrackingNumber, TrackingNumberSchema().dump)
+    outbox.show_records_as(Client, ClientSchema().dump)
 
 
 def _checked_url(url):
@@ -98,7 +106,7 @@ def send_test_event(bot_id, endpoint_id):
     endpoint = get_endpoint(bot_id, endpoint_id)
     if not endpoint.enabled:
         abort(409, message="This endpoint is disabled: enable it (PATCH enabled=true) before sending a test event.")
-    event_row_id = enqueue(db.session.connection(), bot_id, TEST_EVENT_TYPE, f"test:{uuid.uuid4()}", 0,
+    event_row_id = outbox.enqueue(db.session.connection(), bot_id, TEST_EVENT_TYPE, f"test:{uuid.uuid4()}", 0,
                            {"message": "A test event from the Tracker API: your endpoint receives webhooks."},
                            [endpoint.id])
     db.session.commit()
