@@ -52,8 +52,8 @@ class Config:
     IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))
     # Webhooks (tracker_api/webhooks/). Hosts a webhook URL may name even though they resolve to loopback or private
     # addresses (comma-separated host names or IPs): for a receiver on the operator's own network, and the tests.
-    WEBHOOK_ALLOWED_HOSTS = tuple(host.strip().lower() for host in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",")
-                                  if host.strip())
+    WEBHOOK_ALLOWED_HOSTS = tuple(host.strip().lower() for host in
+                                  os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if host.strip())
     WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "3"))
     WEBHOOK_READ_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_READ_TIMEOUT_SECONDS", "10"))
     WEBHOOK_RESPONSE_MAX_BYTES = int(os.environ.get("WEBHOOK_RESPONSE_MAX_BYTES", str(16 * 1024)))

@@ -359,7 +359,7 @@ def test_after_a_rotation_both_secrets_sign_until_the_grace_period_ends(loopback
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:8000/hooks", "http://localhost/hooks", "http://169.254.169.254/latest/meta-data/",
     "http://10.0.0.5/hooks", "http://192.168.1.1/hooks", "http://172.16.0.1/", "http://[::1]:8080/hooks",
-    "http://[::ffff:127.0.0.1]/hooks", "http://0.0.0.0/", "http://224.0.0.1/", "http://100.64.0.1/",
+    "http://[::ffff:127.0.0.1]/hooks", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:7f00:1::]/", "http://0.0.0.0/", "http://224.0.0.1/", "http://100.64.0.1/",
     "http://[fe80::1]/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/computeMetadata/v1/",
     "http://intranet/hooks", "http://app.localhost/", "ftp://hooks.example.com/", "file:///etc/passwd",
     "hooks.example.com/no-scheme", "http://user:password@hooks.example.com/", "http://hooks.example.com:99999/",

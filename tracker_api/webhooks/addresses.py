@@ -53,15 +53,26 @@ def parse_target(url):
 
 def forbidden_reason(address):
     """Why an IP address is no place for a webhook (loopback, private, ...), or None for a public one."""
-    ip = ipaddress.ip_address(address)
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    ip = _embedded_ipv4(ipaddress.ip_address(address))
     for reason, found in (("loopback", ip.is_loopback), ("link-local (cloud metadata)", ip.is_link_local),
                           ("private", ip.is_private), ("multicast", ip.is_multicast),
                           ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved)):
         if found:
             return reason
     return None if ip.is_global else "not public"
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip):
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64): the packets end up there."""
+    if ip.version == 6:
+        if ip.ipv4_mapped or ip.sixtofour:
+            return ip.ipv4_mapped or ip.sixtofour
+        if ip in NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
 
 
 def _literal_ip(host):
