@@ -430,6 +430,29 @@ def test_a_bot_has_a_bounded_number_of_endpoints(app, http, tenant, monkeypatch)
     assert response.status_code == 409 and "at most 2" in response.get_json()["detail"]
 
 
+def test_prune_keeps_pending_deliveries_and_the_recent_log(loopback_allowed, http, tenant, receiver):
+    app = loopback_allowed
+    create_webhook(http, tenant, receiver.url)
+    base = f"/api/v1/tracking/{tenant.bot_id}"
+    for number in ("OLD1", "OLD2", "NEW1"):
+        http.post(base, json={**PARCEL, "tracking_number": number}, headers=tenant.headers)
+    receiver.behaviour.fail_subjects = {"OLD2"}
+    deliver(app)
+
+    def age_old_ones():
+        long_ago = utcnow() - timedelta(days=40)
+        old = select(WebhookEvent.id).where(WebhookEvent.payload.contains("OLD"))
+        db.session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(old)).values(created_at=long_ago))
+        db.session.execute(update(WebhookDelivery).where(WebhookDelivery.event_row_id.in_(old))
+                           .values(created_at=long_ago))
+        db.session.commit()
+    in_app(app, age_old_ones)
+    result = app.test_cli_runner().invoke(args=["webhooks", "prune", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 1 deliveries and 1 events" in result.output
+    assert sorted(row["status"] for row in deliveries(app)) == ["pending", "succeeded"]  # OLD2 pending, NEW1
+
+
 # --- several workers, and a worker that dies -------------------------------------------------------------------
 
 def worker_process(app, *arguments, **settings):

@@ -1,12 +1,15 @@
-"""`flask webhooks worker`: the process that sends webhook deliveries (tracker_api/webhooks/delivery.py)."""
+"""`flask webhooks worker|prune`: the process that sends webhook deliveries (tracker_api/webhooks/delivery.py),
+and the delivery log's retention."""
 import signal
+from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
 
-from ..webhooks.delivery import run_worker
+from ..models.types import utcnow
+from ..webhooks.delivery import prune, run_worker
 
-webhooks_cli = AppGroup("webhooks", help="Send webhook deliveries.")
+webhooks_cli = AppGroup("webhooks", help="Send webhook deliveries; prune the delivery log.")
 
 
 @webhooks_cli.command("worker")
@@ -20,3 +23,13 @@ def worker(once):
     click.echo("webhooks worker started" + (" (once)" if once else ""))
     run_worker(once=once, should_stop=lambda: bool(stopping))
     click.echo("webhooks worker stopped")
+
+
+@webhooks_cli.command("prune")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True,
+              help="Keep deliveries (and their events) created in the last this many days.")
+def prune_command(days):
+    """Delete finished deliveries older than --days and the events left without one (run it daily, e.g. from
+    cron); pending deliveries are kept whatever their age."""
+    deliveries, events = prune(utcnow() - timedelta(days=days))
+    click.echo(f"pruned {deliveries} deliveries and {events} events older than {days} days")

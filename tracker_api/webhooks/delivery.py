@@ -23,11 +23,11 @@ from datetime import timedelta
 import certifi
 import urllib3
 from flask import current_app
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import WebhookDelivery, WebhookEndpoint
+from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..models.types import utcnow
 from .addresses import UnsafeUrl, address_to_connect, parse_target
 from .signing import signature_header, signing_secrets
@@ -226,3 +226,17 @@ def run_worker(once=False, should_stop=lambda: False):
             return
         if not sent:
             time.sleep(current_app.config["WEBHOOK_WORKER_POLL_SECONDS"])
+
+
+# --- retention ------------------------------------------------------------------------------------------------------
+
+def prune(older_than):
+    """Delete finished deliveries created before `older_than`, then the events no delivery refers to any more;
+    pending deliveries and their events stay whatever their age. Returns (deliveries, events) deleted."""
+    finished = db.session.execute(delete(WebhookDelivery).where(
+        WebhookDelivery.status.in_(("succeeded", "failed")), WebhookDelivery.created_at < older_than)).rowcount
+    orphans = db.session.execute(delete(WebhookEvent).where(
+        WebhookEvent.created_at < older_than,
+        ~exists().where(WebhookDelivery.event_row_id == WebhookEvent.id))).rowcount
+    db.session.commit()
+    return finished, orphans
