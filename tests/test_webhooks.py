@@ -500,6 +500,19 @@ def test_a_worker_stops_cleanly_on_sigterm(loopback_allowed):
     assert out.strip() == "webhooks worker stopped"
 
 
+def test_a_worker_waits_out_a_database_it_cannot_reach():
+    env = clean_env(TRACKER_ENV="test", DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere",
+                    WEBHOOK_WORKER_POLL_SECONDS="0.2")
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "webhooks", "worker"], cwd=REPO,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert worker.stdout.readline().strip() == "webhooks worker started"
+    time.sleep(2)
+    assert worker.poll() is None  # still running
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0 and "the database failed; retrying" in err
+
+
 def test_several_worker_processes_never_send_one_delivery_twice(postgresql_only_app, receiver, monkeypatch):
     app = postgresql_only_app
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOWED_HOSTS", ("127.0.0.1",))

@@ -24,6 +24,7 @@ import certifi
 import urllib3
 from flask import current_app
 from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -216,10 +217,16 @@ def deliver_due(limit=None):
 
 
 def run_worker(once=False, should_stop=lambda: False):
-    """Deliver until stopped (or, with `once`, until nothing is due); sleeps a little when nothing is due."""
+    """Deliver until stopped (or, with `once`, until nothing is due); sleeps a little when nothing is due. A
+    database outage is waited out (logged, retried every poll), not a crash: the outbox is where the work is."""
     while not should_stop():
         try:
             sent = deliver_due()
+        except SQLAlchemyError:
+            if once:
+                raise
+            log.exception("webhooks worker: the database failed; retrying")
+            sent = 0
         finally:
             db.session.remove()
         if once and not sent:
