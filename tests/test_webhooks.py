@@ -195,6 +195,17 @@ def test_an_event_is_written_with_its_change_or_not_at_all(app, http, tenant):
     assert in_app(app, lambda: db.session.scalar(select(func.count()).select_from(WebhookEvent))) == 1
 
 
+def test_an_import_writes_one_event_per_row_each_for_its_own_parcel(app, http, tenant):
+    make_webhook(app, tenant.bot_id)
+    rows = [{"tracking_number": f"IMP{n}", "client_code": "C"} for n in range(5)]
+    results = http.post(f"/api/v1/tracking/{tenant.bot_id}/import", json=rows, headers=tenant.headers).get_json()
+
+    def stored():
+        return [(event.subject, json.loads(event.payload)["data"]["tracking_number"]["tracking_number"])
+                for event in db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+    assert in_app(app, stored) == [(f"tracking:{row['id']}", f"IMP{n}") for n, row in enumerate(results["results"])]
+
+
 def test_a_bot_without_webhooks_stores_no_events(app, http, tenant, other_tenant):
     make_webhook(app, other_tenant.bot_id)
     http.post(f"/api/v1/tracking/{tenant.bot_id}", json=PARCEL, headers=tenant.headers)

@@ -106,9 +106,9 @@ def send_test_event(bot_id, endpoint_id):
     endpoint = get_endpoint(bot_id, endpoint_id)
     if not endpoint.enabled:
         abort(409, message="This endpoint is disabled: enable it (PATCH enabled=true) before sending a test event.")
-    event_row_id = outbox.enqueue(db.session.connection(), bot_id, TEST_EVENT_TYPE, f"test:{uuid.uuid4()}", 0,
-                           {"message": "A test event from the Tracker API: your endpoint receives webhooks."},
-                           [endpoint.id])
+    [event_row_id] = outbox.enqueue(db.session.connection(), [(
+        bot_id, TEST_EVENT_TYPE, f"test:{uuid.uuid4()}", 0,
+        {"message": "A test event from the Tracker API: your endpoint receives webhooks."}, [endpoint.id])])
     db.session.commit()
     return _delivery_of(endpoint.id, event_row_id)
 
