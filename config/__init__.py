@@ -54,6 +54,25 @@ class Config:
     IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
     IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
     IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))
+    # Webhooks (tracker_api/webhooks/). Hosts a webhook URL may name even though they resolve to loopback or private
+    # addresses (comma-separated host names or IPs): for a receiver on the operator's own network, and the tests.
+    WEBHOOK_ALLOWED_HOSTS = tuple(host.strip().lower() for host in
+                                  os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if host.strip())
+    WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "3"))
+    WEBHOOK_READ_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_READ_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_RESPONSE_MAX_BYTES = int(os.environ.get("WEBHOOK_RESPONSE_MAX_BYTES", str(16 * 1024)))
+    # A claimed delivery is the worker's for this long; a worker that dies loses it then. Well above one attempt
+    # (connect + read timeouts), so that no live attempt is ever taken over.
+    WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "60"))
+    # Retries: 30 s, 1 min, 2 min, ... doubling up to 2 h between attempts, +-25 % jitter, for 48 h; then the
+    # delivery is given up and its endpoint disabled with the reason.
+    WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_DELAY_SECONDS", "7200"))
+    WEBHOOK_RETRY_HOURS = float(os.environ.get("WEBHOOK_RETRY_HOURS", "48"))
+    WEBHOOK_SECRET_GRACE_HOURS = float(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24"))
+    WEBHOOK_MAX_ENDPOINTS = int(os.environ.get("WEBHOOK_MAX_ENDPOINTS", "10"))
+    WEBHOOK_WORKER_POLL_SECONDS = float(os.environ.get("WEBHOOK_WORKER_POLL_SECONDS", "1"))
+    WEBHOOK_WORKER_BATCH = int(os.environ.get("WEBHOOK_WORKER_BATCH", "20"))
     # One JSON line per request on stdout; load-balancer probes and Prometheus scrapes would drown the rest.
     REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz", "/metrics")
 

@@ -3,7 +3,8 @@
 #
 #   TRACKER_API_URL=http://127.0.0.1:8000/api/v1 TRACKER_API_KEY=tb_... TRACKER_BOT_ID=123 bash examples/curl.sh
 #
-# Creates a tracking number for CLIENT123, moves it to in_transit, reads the change feed, then deletes it.
+# Creates a tracking number for CLIENT123, moves it to in_transit, reads the change feed, then deletes it; sets up,
+# tests and deletes a webhook endpoint.
 # Needs nothing but curl (7.76 or later); stops at the first non-2xx answer, printing its problem+json body.
 set -euo pipefail
 
@@ -72,3 +73,19 @@ call GET "/statistics/$BOT/tracking"
 # The bot, and this key's own usage
 call GET "/bots/$BOT"
 call GET "/bots/$BOT/usage?days=7"
+
+# Webhooks: a URL of yours that receives every change, signed (see the integration guide's Webhooks section)
+created=$(call POST "/webhooks/$BOT" '{"url": "https://crm.example.com/hooks/tracker",
+  "events": ["tracking.created", "tracking.status_changed"], "description": "CRM status sync"}')
+echo "$created"  # the only answer that shows the signing secret: store it
+webhook_id=$(echo "$created" | first_id)
+call GET "/webhooks/$BOT"
+call GET "/webhooks/$BOT/$webhook_id"
+call PATCH "/webhooks/$BOT/$webhook_id" '{"events": ["tracking.status_changed", "tracking.deleted"]}'
+call POST "/webhooks/$BOT/$webhook_id/rotate-secret"
+queued=$(call POST "/webhooks/$BOT/$webhook_id/test")
+echo "$queued"
+delivery_id=$(echo "$queued" | first_id)
+call GET "/webhooks/$BOT/$webhook_id/deliveries?page_size=20"
+call POST "/webhooks/$BOT/$webhook_id/deliveries/$delivery_id/redeliver"
+call DELETE "/webhooks/$BOT/$webhook_id"

@@ -219,3 +219,21 @@ def limited_app(app, counters):
 @pytest.fixture
 def limited_http(limited_app):
     return limited_app.test_client()
+
+
+# --- webhooks -------------------------------------------------------------------------------------------
+from tracker_api.models import WebhookEndpoint  # noqa: E402  (appended section)
+from tracker_api.webhooks.signing import new_secret  # noqa: E402
+
+
+def make_webhook(app, bot_id, url="https://hooks.example.com/tracker", events=None):
+    """A webhook endpoint of the bot, straight in the database; returns (id, secret)."""
+    from tracker_api.models import WEBHOOK_EVENT_TYPES
+
+    def build():
+        endpoint = WebhookEndpoint(bot_id=bot_id, url=url, events=",".join(events or WEBHOOK_EVENT_TYPES),
+                                   enabled=True, secret=new_secret())
+        db.session.add(endpoint)
+        db.session.commit()
+        return endpoint.id, endpoint.secret
+    return in_app(app, build)

@@ -105,7 +105,11 @@ ENDPOINTS = ["POST /tracking/{bot}", "GET /tracking/{bot}", "GET /tracking/{bot}
              "PUT /clients/{bot}/{id}", "PUT /clients/{bot}/by-code/CLIENT123", "DELETE /clients/{bot}/{id}",
              "POST /clients/{bot}/import", "GET /export/{bot}/tracking", "GET /export/{bot}/clients",
              "GET /statistics/{bot}/overview", "GET /statistics/{bot}/tracking", "GET /bots/{bot}",
-             "GET /bots/{bot}/usage"]
+             "GET /bots/{bot}/usage",
+             "POST /webhooks/{bot}", "GET /webhooks/{bot}", "GET /webhooks/{bot}/{id}", "PATCH /webhooks/{bot}/{id}",
+             "POST /webhooks/{bot}/{id}/rotate-secret", "POST /webhooks/{bot}/{id}/test",
+             "GET /webhooks/{bot}/{id}/deliveries", "POST /webhooks/{bot}/{id}/deliveries/{id}/redeliver",
+             "DELETE /webhooks/{bot}/{id}"]
 
 
 def test_every_endpoint_answers_curl_through_nginx(stack, tenant):

@@ -8,8 +8,9 @@ import re
 import pytest
 from sqlalchemy import text
 
-from conftest import in_app, make_client, make_tracking
+from conftest import in_app, make_client, make_tracking, make_webhook
 from tracker_api.extensions import db
+from tracker_api.models import WebhookDelivery
 
 API_PREFIX = "/api/v1/"
 CHECKED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -25,7 +26,7 @@ KNOWN_ROUTES = {
     ("GET", "/api/v1/statistics/<bot_id>/tracking"),
     ("GET", "/api/v1/bots/<bot_id>"),
 }
-OBJECT_ID_ARGUMENTS = ("tracking_id", "client_id", "client_code", "tracking_number")
+OBJECT_ID_ARGUMENTS = ("tracking_id", "client_id", "client_code", "tracking_number", "webhook_id", "delivery_id")
 
 # B's data: distinctive strings that must never appear in a response to A.
 SECRET_TRACKING_NUMBER = "RIVAL-SECRET-7734"
@@ -33,8 +34,9 @@ SECRET_CLIENT_CODE = "RIVALVIP0042"
 SECRET_CLIENT_NAME = "Zhanibek Secretov"
 SECRET_NOTE = "rival-private-note"
 SECRET_PHONE = "+77019998877"
+SECRET_WEBHOOK_URL = "https://rival-secret-crm.example.com/hooks"
 SECRETS = (SECRET_TRACKING_NUMBER, SECRET_CLIENT_CODE, SECRET_CLIENT_NAME, SECRET_NOTE, SECRET_PHONE,
-           "Rival Cargo", "@rival_cargo_bot")
+           "Rival Cargo", "@rival_cargo_bot", SECRET_WEBHOOK_URL, "whsec_")
 
 # Valid bodies for each resource's writes, so that a refusal is the isolation's, never a validation error.
 WRITE_BODIES = {
@@ -47,6 +49,10 @@ WRITE_BODIES = {
         "POST": {"client_code": "HIJACK-0001", "name": "hijacked"},
         "PUT": {"client_code": "HIJACKED-CODE", "name": "hijacked"},
         "PATCH": {"name": "hijacked", "phone": "+70000000000"},
+    },
+    "webhooks": {
+        "POST": {"url": "https://hijack.example.com/hooks"},
+        "PATCH": {"url": "https://hijack.example.com/hooks", "enabled": False},
     },
 }
 
@@ -74,20 +80,25 @@ def build_path(app, rule, **values):
 
 @pytest.fixture
 def rival_data(app, other_tenant):
-    """Bot B (other_tenant) with a client and a tracking number full of recognisable strings."""
+    """Bot B (other_tenant) with a client, a tracking number and a webhook (with a delivery of that parcel's
+    creation), full of recognisable strings."""
+    webhook_id, _ = make_webhook(app, other_tenant.bot_id, SECRET_WEBHOOK_URL)
     client_id = make_client(app, other_tenant.bot_id, SECRET_CLIENT_CODE, name=SECRET_CLIENT_NAME,
                             phone=SECRET_PHONE)
     tracking_id = make_tracking(app, other_tenant.bot_id, tracking_number=SECRET_TRACKING_NUMBER,
                                 client_code=SECRET_CLIENT_CODE, note=SECRET_NOTE)
+    delivery_id = in_app(app, lambda: db.session.scalar(db.select(db.func.max(WebhookDelivery.id))))
     return {"bot_id": other_tenant.bot_id, "tracking_id": tracking_id, "client_id": client_id,
-            "client_code": SECRET_CLIENT_CODE, "tracking_number": SECRET_TRACKING_NUMBER}
+            "client_code": SECRET_CLIENT_CODE, "tracking_number": SECRET_TRACKING_NUMBER, "webhook_id": webhook_id,
+            "delivery_id": delivery_id}
 
 
 def snapshot(app):
     """Every row of every tenant table, to prove a refused write changed nothing."""
     def read():
         return {table: [tuple(row) for row in db.session.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
-                for table in ("bots", "clients", "tracking_numbers", "status_events")}
+                for table in ("bots", "clients", "tracking_numbers", "status_events", "webhook_endpoints",
+                              "webhook_events", "webhook_deliveries")}
     return in_app(app, read)
 
 
@@ -145,7 +156,7 @@ def test_own_bot_id_with_another_bots_object_ids_is_404_without_data(app, http, 
     checked = 0
     for method, rule in api_routes(app):
         arguments = route_arguments(app, rule)
-        if not {"tracking_id", "client_id"} & arguments:
+        if not {"tracking_id", "client_id", "webhook_id"} & arguments:
             continue
         values = {name: rival_data[name] for name in arguments}
         path = build_path(app, rule, **{**values, "bot_id": tenant.bot_id})

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from conftest import dispose_app, in_app, make_app_like, make_client, make_tracking
+from conftest import dispose_app, in_app, make_app_like, make_client, make_tracking, make_webhook
 from tracker_api import create_app
 from tracker_api.extensions import db
 from tracker_api.keys import _checksum, generate_plain_key, hash_key, issue_key, revoke_key
-from tracker_api.models import ApiKey
+from tracker_api.models import ApiKey, WebhookDelivery
 from tracker_api.models.types import utcnow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,8 +33,11 @@ PROBLEM = "application/problem+json"
 WRITE_BODIES = {"tracking": {"POST": {"tracking_number": "HIJACK-0001", "client_code": "RIVALVIP0042"},
                              "PUT": {"status": "cancelled", "note": "hijacked"}, "PATCH": {"status": "cancelled"}},
                 "clients": {"POST": {"client_code": "HIJACK-0001"}, "PUT": {"client_code": "HIJACK-0001"},
-                            "PATCH": {"name": "hijacked"}}}
-RIVAL_SECRETS = ("RIVAL-SECRET-7734", "RIVALVIP0042", "Zhanibek Secretov", "+77019998877", "Rival Cargo")
+                            "PATCH": {"name": "hijacked"}},
+                "webhooks": {"POST": {"url": "https://hijack.example.com/hooks"}, "PATCH": {"enabled": False}}}
+RIVAL_WEBHOOK_URL = "https://rival-secret-crm.example.com/hooks"
+RIVAL_SECRETS = ("RIVAL-SECRET-7734", "RIVALVIP0042", "Zhanibek Secretov", "+77019998877", "Rival Cargo",
+                 RIVAL_WEBHOOK_URL)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -69,7 +72,7 @@ def assert_problem(response, status):
 
 # The rows of one bot, table by table; of its keys, all but the time of last use, which a request may move.
 BOT_ROWS = {"bots": ("*", "id"), "clients": ("*", "bot_id"), "tracking_numbers": ("*", "bot_id"),
-            "status_events": ("*", "bot_id"),
+            "status_events": ("*", "bot_id"), "webhook_endpoints": ("*", "bot_id"), "webhook_events": ("*", "bot_id"),
             "api_keys": ("id, name, prefix, key_hash, expires_at, revoked_at, rate_limit_per_minute", "bot_id")}
 
 
@@ -106,20 +109,29 @@ def csp_directives(response):
 
 @pytest.fixture
 def rival(app, other_tenant):
-    """Bot B: a client and a tracking number full of recognisable strings, and the ids to reach them by."""
+    """Bot B: a client and a tracking number full of recognisable strings, a webhook with a delivery, and the ids
+    to reach them by."""
+    webhook_id, _ = make_webhook(app, other_tenant.bot_id, RIVAL_WEBHOOK_URL)
     client_id = make_client(app, other_tenant.bot_id, "RIVALVIP0042", name="Zhanibek Secretov", phone="+77019998877")
     tracking_id = make_tracking(app, other_tenant.bot_id, tracking_number="RIVAL-SECRET-7734",
                                 client_code="RIVALVIP0042", note="rival-private-note")
     return {"bot_id": other_tenant.bot_id, "tracking_id": tracking_id, "client_id": client_id,
-            "client_code": "RIVALVIP0042", "tracking_number": "RIVAL-SECRET-7734"}
+            "client_code": "RIVALVIP0042", "tracking_number": "RIVAL-SECRET-7734", "webhook_id": webhook_id,
+            "delivery_id": last_delivery_id(app)}
+
+
+def last_delivery_id(app):
+    return in_app(app, lambda: db.session.scalar(db.select(db.func.max(WebhookDelivery.id))))
 
 
 @pytest.fixture
 def own(app, tenant):
     """Bot A's own objects, for requests that must succeed."""
+    webhook_id, _ = make_webhook(app, tenant.bot_id)
     client_id = make_client(app, tenant.bot_id, "CLIENT123")
     return {"bot_id": tenant.bot_id, "tracking_id": make_tracking(app, tenant.bot_id), "client_id": client_id,
-            "client_code": "CLIENT123", "tracking_number": "ABC123456"}
+            "client_code": "CLIENT123", "tracking_number": "ABC123456", "webhook_id": webhook_id,
+            "delivery_id": last_delivery_id(app)}
 
 
 # --- API1:2023 --------------------------------------------------------------------------------------------
@@ -158,7 +170,7 @@ class TestAPI1BrokenObjectLevelAuthorization:
         before = rows_of_bot(app, rival["bot_id"])
         checked = 0
         for method, rule in operations(app):
-            if not {"tracking_id", "client_id"} & rule.arguments:
+            if not {"tracking_id", "client_id", "webhook_id"} & rule.arguments:
                 continue
             response = send(http, method, path_of(app, rule, {**rival, "bot_id": tenant.bot_id}), tenant.headers)
             assert_problem(response, 404)
@@ -432,23 +444,45 @@ class TestAPI6UnrestrictedAccessToSensitiveBusinessFlows:
 URL_LIKE_NAME = re.compile(r"url|uri|href|link|webhook|callback|endpoint|host", re.IGNORECASE)
 
 
-class TestAPI7ServerSideRequestForgery:
-    """API7:2023 Server Side Request Forgery. The API fetches nothing on a client's behalf: no operation takes
-    a URL, and the server imports no HTTP client (API10). Webhooks (issue 6) will be the first; their URL
-    checks (https only, no private, loopback or link-local addresses, no redirects) are added with them, and
-    these tests will then need that feature's schema field named here."""
+# The webhook feature's names: its `url` is the one URL a client gives the server (checked by
+# tracker_api/webhooks/addresses.py when saved and again after DNS before each delivery).
+WEBHOOK_NAMES = {"url", "webhooks", "webhook_id"}
+INTERNAL_URLS = ("http://127.0.0.1/", "http://localhost:6379/", "http://169.254.169.254/latest/meta-data/",
+                 "http://10.1.2.3/", "http://[::1]/", "http://[::ffff:169.254.169.254]/", "gopher://example.com/")
 
-    def test_no_operation_takes_a_url(self, http):
+
+class TestAPI7ServerSideRequestForgery:
+    """API7:2023 Server Side Request Forgery. The API fetches nothing on a client's behalf but webhooks: the bot
+    gives a URL that the delivery worker POSTs events to. That URL must be http(s) to a public address: loopback,
+    private, link-local (cloud metadata), multicast and unspecified addresses are refused when it is saved, and
+    again right before each delivery, after DNS, connecting to the very address checked; no redirect is followed
+    (test_webhooks covers the delivery side). WEBHOOK_ALLOWED_HOSTS is the operator's exception, not the bot's."""
+
+    def test_no_operation_but_the_webhooks_takes_a_url(self, http):
         document = openapi_document(http)
         members = list(json_members(document))
         names = {parameter.get("name") for name, value in members if name == "parameters" for parameter in value}
         names |= {field for name, value in members if name == "properties" for field in value}
         assert {"bot_id", "tracking_number", "note"} <= names, "the walk found no parameters or properties"
-        assert not [n for n in names if URL_LIKE_NAME.search(n)], names
+        assert not [n for n in names - WEBHOOK_NAMES if URL_LIKE_NAME.search(n)], names
+        with_url = {f'"#/components/schemas/{name}"' for name, schema in document["components"]["schemas"].items()
+                    if "url" in schema.get("properties", {})}
+        taking_url = {f"{method} {path}" for path, item in document["paths"].items() for method, operation in
+                      item.items() if isinstance(operation, dict)
+                      and any(ref in json.dumps(operation.get("requestBody", {})) for ref in with_url)}
+        assert taking_url and all("/webhooks/" in operation for operation in taking_url), taking_url
         formats = {value for name, value in json_members(document) if name == "format"}
         assert not formats & {"uri", "url", "uri-reference", "iri", "hostname", "ipv4", "ipv6"}, formats
         assert not [path for path, item in document["paths"].items()
                     for operation in item.values() if isinstance(operation, dict) and "callbacks" in operation]
+
+    def test_a_webhook_url_to_an_internal_address_is_refused_when_created_or_changed(self, http, tenant, own):
+        for url in INTERNAL_URLS:
+            created = http.post(f"/api/v1/webhooks/{tenant.bot_id}", headers=tenant.headers, json={"url": url})
+            assert "url" in assert_problem(created, 422)["errors"], url
+            changed = http.patch(f"/api/v1/webhooks/{tenant.bot_id}/{own['webhook_id']}", headers=tenant.headers,
+                                 json={"url": url})
+            assert "url" in assert_problem(changed, 422)["errors"], url
 
 
 # --- API8:2023 --------------------------------------------------------------------------------------------
@@ -598,6 +632,8 @@ class TestAPI9ImproperInventoryManagement:
 
 HTTP_CLIENTS = {"requests", "httpx", "aiohttp", "urllib.request", "urllib3", "http.client", "pycurl", "smtplib",
                 "ftplib", "xmlrpc.client", "socket"}
+# The webhook sender, the one place that calls out: urllib3 to POST, socket to resolve the name it then checks.
+WEBHOOK_SENDER = {"tracker_api/webhooks/delivery.py": {"urllib3"}, "tracker_api/webhooks/addresses.py": {"socket"}}
 
 
 def imported_modules(path):
@@ -611,18 +647,29 @@ def imported_modules(path):
 
 
 class TestAPI10UnsafeConsumptionOfAPIs:
-    """API10:2023 Unsafe Consumption of APIs. The server consumes no third-party API yet (its only peers
-    are its own PostgreSQL and Redis); the test below fails when an HTTP client is imported, which is the
-    moment to add the checks this item asks for (timeouts, TLS, validating what comes back). What applies
-    today is the other direction: integrators' systems consume this API, so what it returns is data, never
-    markup, and what it is sent is parsed defensively."""
+    """API10:2023 Unsafe Consumption of APIs. The server consumes no third-party API; the one thing it calls is
+    the bots' webhook receivers, and only to POST: it verifies TLS certificates against the URL's host name,
+    connects and reads with short timeouts, follows no redirect, reads at most WEBHOOK_RESPONSE_MAX_BYTES of
+    the answer and trusts nothing in it but the status code. The other direction applies too: integrators'
+    systems consume this API, so what it returns is data, never markup, and what it is sent is parsed
+    defensively."""
 
-    def test_the_server_imports_no_http_client(self):
+    def test_the_server_imports_no_http_client_but_the_webhook_sender(self):
         sources = list((REPO / "tracker_api").rglob("*.py"))
         assert sources
         for source in sources:
+            name = str(source.relative_to(REPO))
             used = set(imported_modules(source)) & HTTP_CLIENTS
-            assert not used, f"{source.relative_to(REPO)} imports {used}"
+            assert used <= WEBHOOK_SENDER.get(name, set()), f"{name} imports {used}"
+
+    def test_the_webhook_sender_verifies_tls_with_short_timeouts_and_no_retries(self, app):
+        from tracker_api.webhooks.addresses import parse_target
+        from tracker_api.webhooks.delivery import _pool
+        pool = _pool(parse_target("https://hooks.example.com/in"), "93.184.215.14", app.config)
+        assert pool.cert_reqs == "CERT_REQUIRED" and pool.assert_hostname == "hooks.example.com"
+        assert pool.conn_kw["server_hostname"] == "hooks.example.com" and pool.retries is False
+        assert pool.timeout.connect_timeout <= 5 and pool.timeout.read_timeout <= 15
+        assert app.config["WEBHOOK_RESPONSE_MAX_BYTES"] <= 64 * 1024
 
     def test_markup_stored_by_one_system_is_returned_as_inert_json(self, http, tenant):
         markup = '<script>alert(document.cookie)</script><img src=x onerror="alert(1)">'

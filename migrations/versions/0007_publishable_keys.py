@@ -1,18 +1,18 @@
 """Publishable keys for the tracking widget: a key's kind and, for publishable keys, its allowed web origins.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29 22:00:00
 
 Hand-written; batch mode so SQLite and PostgreSQL run the same steps. Existing keys become secret keys through
-the column's server default. (down_revision is re-pointed to the webhooks revision when the branches merge.)
+the column's server default.
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

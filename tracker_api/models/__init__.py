@@ -7,8 +7,12 @@ from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
 from .totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
 from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
+from .webhook import (DELIVERY_STATES, TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint,
+                      WebhookEvent)
 
 __all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
            "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
+           "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "DELIVERY_STATES", "TEST_EVENT_TYPE",
+           "WEBHOOK_EVENT_TYPES",
            "DELETED_KINDS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
            "SUBSCRIPTION_STATUSES"]

@@ -1,0 +1,35 @@
+"""`flask webhooks worker|prune`: the process that sends webhook deliveries (tracker_api/webhooks/delivery.py),
+and the delivery log's retention."""
+import signal
+from datetime import timedelta
+
+import click
+from flask.cli import AppGroup
+
+from ..models.types import utcnow
+from ..webhooks.delivery import prune, run_worker
+
+webhooks_cli = AppGroup("webhooks", help="Send webhook deliveries; prune the delivery log.")
+
+
+@webhooks_cli.command("worker")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit (tests, cron).")
+def worker(once):
+    """Claim and send due deliveries until SIGTERM/SIGINT; run as many as you like on PostgreSQL (one on SQLite).
+    A stop finishes the delivery in flight first."""
+    stopping = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    click.echo("webhooks worker started" + (" (once)" if once else ""))
+    run_worker(once=once, should_stop=lambda: bool(stopping))
+    click.echo("webhooks worker stopped")
+
+
+@webhooks_cli.command("prune")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True,
+              help="Keep deliveries (and their events) created in the last this many days.")
+def prune_command(days):
+    """Delete finished deliveries older than --days and the events left without one (run it daily, e.g. from
+    cron); pending deliveries are kept whatever their age."""
+    deliveries, events = prune(utcnow() - timedelta(days=days))
+    click.echo(f"pruned {deliveries} deliveries and {events} events older than {days} days")
