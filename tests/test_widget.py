@@ -137,7 +137,8 @@ def test_a_number_with_a_slash_is_found(app, http, tenant, widget_key):
 def other_api_operations(app):
     """(method, path) for every API operation but the widget's lookup, with plausible ids filled in."""
     adapter = app.url_map.bind("localhost")
-    values = {"bot_id": 123, "tracking_id": 1, "client_id": 1, "client_code": "CLIENT123", "tracking_number": NUMBER}
+    values = {"bot_id": 123, "tracking_id": 1, "client_id": 1, "client_code": "CLIENT123", "tracking_number": NUMBER,
+              "webhook_id": 1, "delivery_id": 1}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "widget.WidgetTracking":
             path = adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
