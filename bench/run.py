@@ -107,8 +107,9 @@ def workers_rss_mib(master_pid):
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:  # replaced by max_requests while we looked
             continue
-        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-        sizes[pid] = kib / 1024
+        kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+        if kib is not None:  # None: an exiting worker (a zombie has no memory left to report)
+            sizes[pid] = kib / 1024
     return sizes
 
 
