@@ -88,13 +88,19 @@ class FloorServer:
         stop_process(self.process)
 
 
+def flask_or_fail(env, *args):
+    """What `flask --app wsgi ARGS` printed; a RuntimeError quoting the end of its output when it fails."""
+    result = run_flask(*args, env=env, timeout=600)
+    if result.returncode:
+        raise RuntimeError(f"flask {' '.join(map(str, args))} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return result.stdout
+
+
 def create_key(env, bot_id):
     """A benchmark key for the bot, issued by the operator CLI with a limit wrk never reaches."""
-    result = run_flask("keys", "create", "--bot-id", bot_id, "--name", "bench", "--rate-limit", KEY_LIMIT, "--json",
-                       env=env)
-    if result.returncode:
-        raise RuntimeError(f"keys create failed: {result.stderr}")
-    return json.loads(result.stdout)["key"]
+    output = flask_or_fail(env, "keys", "create", "--bot-id", bot_id, "--name", "bench", "--rate-limit", KEY_LIMIT,
+                           "--json")
+    return json.loads(output)["key"]
 
 
 # --- memory -------------------------------------------------------------------------------------------------
@@ -355,9 +361,7 @@ def soak(app, facts, key, directory, sampler, args):
 def prepare_data(args, env, conn_url):
     """Migrate, then generate unless the counts already match; returns a sentence on what was done."""
     bigdata.create_database_if_missing(args.admin_url, args.database, drop=args.regenerate)
-    result = run_flask("db", "upgrade", env=env, timeout=600)
-    if result.returncode:
-        raise RuntimeError(f"flask db upgrade failed: {result.stderr[-2000:]}")
+    flask_or_fail(env, "db", "upgrade")
     scale = bigdata.Scale.of(args.scale)
     with psycopg.connect(conn_url, autocommit=True) as conn:
         if not args.regenerate and bigdata.current_counts(conn) == scale.expected_counts():
@@ -370,13 +374,6 @@ def prepare_data(args, env, conn_url):
             f"recounted in {time.monotonic() - started:.0f} s")
     print(text, file=sys.stderr)
     return text
-
-
-def flask_or_fail(env, *args):
-    result = run_flask(*args, env=env, timeout=600)
-    if result.returncode:
-        raise RuntimeError(f"flask {' '.join(map(str, args))} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return result.stdout
 
 
 def run_scenarios(server, scenarios, args):

@@ -237,3 +237,18 @@ def make_webhook(app, bot_id, url="https://hooks.example.com/tracker", events=No
         db.session.commit()
         return endpoint.id, endpoint.secret
     return in_app(app, build)
+
+
+# --- the browser tests (tests/browser.py): each module gives its own `artifacts` directory -----------------
+from browser import local_chromium, screenshot_saver  # noqa: E402
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    with local_chromium(tmp_path) as browser:
+        yield browser
+
+
+@pytest.fixture
+def screenshot(chromium, artifacts, capsys):
+    return screenshot_saver(chromium, artifacts, capsys)

@@ -107,15 +107,20 @@ def test_rows_written_before_an_upgrade_survive_it(empty_app):
     assert tuple(row) == (123, "website", "tb_abcdef", "0" * 64, None)
 
 
+def insert_bots(*bot_ids):
+    """Bots written in SQL, as a database at an older revision holds them."""
+    for bot_id in bot_ids:
+        db.session.execute(text("INSERT INTO bots (id, name, username, is_active, subscription_status, created_at) "
+                                "VALUES (:id, 'Cargo', '@cargo_bot', true, 'active', '2025-01-27 10:00:00+00')"),
+                           {"id": bot_id})
+
+
 def test_the_change_feed_migration_numbers_existing_rows_before_any_new_change(empty_app):
     """0003 gives existing rows their id as change number and each bot the largest, so the feed walks them all
     and the first change after the upgrade comes after every one of them."""
     flask_db(empty_app, "upgrade", "0002")
     with empty_app.app_context():
-        for bot_id in (123, 456):
-            db.session.execute(text("INSERT INTO bots (id, name, username, is_active, subscription_status, "
-                                    "created_at) VALUES (:id, 'Cargo', '@cargo_bot', true, 'active', "
-                                    "'2025-01-27 10:00:00+00')"), {"id": bot_id})
+        insert_bots(123, 456)
         for row_id, bot_id in ((1, 123), (2, 456), (3, 123)):
             db.session.execute(text("INSERT INTO tracking_numbers (id, bot_id, tracking_number, client_code, status, "
                                     "quantity, created_at, updated_at) VALUES (:id, :bot, :number, 'C1', 'pending', "
@@ -136,12 +141,11 @@ def test_the_totals_migration_counts_the_rows_already_there(empty_app):
     """0005 fills the totals from existing rows: exact, as a fresh count finds them, on either database."""
     flask_db(empty_app, "upgrade", "0004")
     with empty_app.app_context():
-        for bot_id in (123, 456):
-            db.session.execute(text("INSERT INTO bots (id, name, username, is_active, subscription_status, "
-                                    "created_at) VALUES (:id, 'Cargo', '@cargo_bot', true, 'active', "
-                                    "'2025-01-27 10:00:00+00')"), {"id": bot_id})
-        parcels = ((1, 123, "pending", "2.500", "2025-01-27 10:00:00+00"), (2, 456, "issued", None, "2025-01-27 23:59:59+00"),
-                   (3, 123, "pending", "1.000", "2025-01-28 00:00:00+00"), (2000, 123, "issued", None, "2025-01-28 00:00:01+00"))
+        insert_bots(123, 456)
+        parcels = ((1, 123, "pending", "2.500", "2025-01-27 10:00:00+00"),
+                   (2, 456, "issued", None, "2025-01-27 23:59:59+00"),
+                   (3, 123, "pending", "1.000", "2025-01-28 00:00:00+00"),
+                   (2000, 123, "issued", None, "2025-01-28 00:00:01+00"))
         for row_id, bot_id, status, weight, at in parcels:
             db.session.execute(text("INSERT INTO tracking_numbers (id, bot_id, tracking_number, client_code, status, "
                                     "quantity, weight_kg, created_at, updated_at, change_seq) VALUES (:id, :bot, "

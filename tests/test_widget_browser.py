@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from browser import (LOCAL_HOST_NAME, artifacts_directory, by_css, local_chromium, missing_browser,
-                     screenshot_saver)
+from browser import LOCAL_HOST_NAME, artifacts_directory, by_css, missing_browser
 from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
                       make_migrated_app, make_tenant, make_tracking, require_service, worker_suffix)
 from servers import GUNICORN_CONF, REPO, Gunicorn, clean_env, free_port
@@ -102,20 +101,9 @@ def stack(tmp_path_factory):
         dispose_app(app)
 
 
-@pytest.fixture
-def chromium(tmp_path):
-    with local_chromium(tmp_path) as browser:
-        yield browser
-
-
 @pytest.fixture(scope="module")
 def artifacts():
     return artifacts_directory(REPO, "widget")
-
-
-@pytest.fixture
-def screenshot(chromium, artifacts, capsys):
-    return screenshot_saver(chromium, artifacts, capsys)
 
 
 def wait_until(driver, condition):

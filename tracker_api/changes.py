@@ -10,10 +10,11 @@ one short write transaction. Deletions leave a tombstone (DeletedRecord) numbere
 Every write to those tables must go through `next_change_seq` before it touches a row: taking the bot's lock
 first is also what keeps two writes from ever waiting on each other's rows in opposite orders.
 """
-from sqlalchemy import update
+from sqlalchemy import event, inspect, update
+from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import Bot, DeletedRecord
+from .models import Bot, Client, DeletedRecord, TrackingNumber
 from .models.types import utcnow
 
 
@@ -37,3 +38,13 @@ def next_change_seqs(bot_id, count):
     last = db.session.execute(update(Bot).where(Bot.id == bot_id).values(change_seq=Bot.change_seq + count)
                               .returning(Bot.change_seq)).scalar_one()
     return last - count + 1
+
+
+@event.listens_for(Session, "before_flush")
+def _load_deleted_records(session, flush_context, instances):
+    """Load every column of a tracking number or client about to be deleted: the listeners that follow the
+    change after the flush (totals.py, webhooks/outbox.py) read it when it can no longer be loaded."""
+    for instance in session.deleted:
+        if isinstance(instance, (TrackingNumber, Client)):
+            for column in inspect(instance).mapper.column_attrs:
+                getattr(instance, column.key)

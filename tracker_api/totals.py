@@ -20,6 +20,7 @@ from sqlalchemy import Date, and_, cast, delete, event, func, insert, inspect, l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from . import changes  # noqa: F401 - its before_flush loads deleted rows for the listener here
 from .extensions import db
 from .models import (Client, ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingNumber,
                      TrackingStatusTotal)
@@ -104,20 +105,10 @@ def _changed_measures(instance):
 PARCEL_VALUES = ("id", "bot_id", "created_at", *STATUS_MEASURES)
 
 
-@event.listens_for(Session, "before_flush")
-def _load_what_deletion_takes_away(session, flush_context, instances):
-    """A deleted row's values are read after the flush, when they can no longer be loaded: load them now."""
-    for instance in session.deleted:
-        if isinstance(instance, TrackingNumber):
-            _column_values(instance, PARCEL_VALUES)
-        elif isinstance(instance, Client):
-            instance.bot_id  # noqa: B018 - loads it
-
-
 @event.listens_for(Session, "after_flush")
 def _move_totals(session, flush_context):
-    """After each flush (new rows have their ids; new, changed and deleted rows are still listed), add what it
-    wrote to the totals, in the flush's own transaction."""
+    """After each flush (new rows have their ids; new, changed and deleted rows are still listed, the deleted ones
+    loaded by changes.py), add what it wrote to the totals, in the flush's own transaction."""
     changes = Changes()
     for instance in session.new:
         if isinstance(instance, TrackingNumber):

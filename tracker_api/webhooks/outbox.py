@@ -21,6 +21,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from .. import changes  # noqa: F401 - its before_flush loads deleted records for the listener here
 from ..models import (Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent)
 from ..models.types import utcnow
 
@@ -131,14 +132,6 @@ def enqueue(connection, events):
     if deliveries:
         connection.execute(insert(WebhookDelivery), deliveries)
     return row_ids
-
-
-@event.listens_for(Session, "before_flush")
-def _load_what_deletion_takes_away(session, flush_context, instances):
-    """A deleted record's fields are read after the flush, when they can no longer be loaded: load them now."""
-    for instance in session.deleted:
-        if type(instance) in KINDS:
-            record_fields(instance)
 
 
 @event.listens_for(Session, "after_flush")
