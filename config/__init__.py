@@ -28,6 +28,9 @@ class Config:
     REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.25"))
     REDIS_RETRY_INTERVAL_SECONDS = float(os.environ.get("REDIS_RETRY_INTERVAL_SECONDS", "5"))
     API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER", "development-pepper-not-secret")
+    # The most a worker keeps an API key's lookup (key_cache.py); a revocation through the app or `flask keys` takes
+    # effect on the next request anyway. Bounds what the cache cannot see: a key or bot changed by hand in SQL.
+    KEY_CACHE_SECONDS = float(os.environ.get("KEY_CACHE_SECONDS", "60"))
     # How many proxies (nginx: 1) append to X-Forwarded-For; 0 trusts none and uses the socket's peer.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))

@@ -12,6 +12,7 @@ from .commands import register_commands
 from .database import register_database
 from .extensions import api, db, migrate
 from .idempotency import register_idempotency
+from .key_cache import register_key_cache
 from .metrics import register_metrics
 from .proxy import register_proxy_fix
 from .ratelimit import register_rate_limits
@@ -37,6 +38,7 @@ def create_app(config=None, **overrides):
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     api.init_app(app)
     register_shared_store(app)
+    register_key_cache(app)
 
     # Request hooks run in this order: request id; audit (timer, blocked addresses); rate limit (spends
     # the key's or the address's budget, so refused keys count too); authentication and bot scoping;

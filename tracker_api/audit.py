@@ -28,6 +28,7 @@ from sqlalchemy import insert, or_, update
 from .auth import auth_refusal, is_protected
 from .errors import problem
 from .extensions import db
+from .key_cache import TOKEN_KEY, key_lookup_cache
 from .models import ApiKey, SecurityEvent
 from .models.types import utcnow
 from .proxy import client_address
@@ -141,6 +142,7 @@ def _record_usage(response):
                                retention)
     if check.last_used_at is None or now - check.last_used_at > LAST_USED_RESOLUTION:
         stale = now - LAST_USED_RESOLUTION
+        key_lookup_cache().note_used(check.usable.key_hash, now)  # the next requests' cached lookups see it too
         # Its own short transaction: the request's session may have failed, and other workers may race here.
         with db.engine.begin() as connection:
             connection.execute(update(ApiKey).where(
@@ -186,10 +188,11 @@ def _block_key(address):
 
 
 def refuse_blocked_address():
-    """Addresses blocked after a burst of invalid keys are refused before any key lookup."""
+    """Addresses blocked after a burst of invalid keys are refused before any key lookup. The same round trip to
+    Redis reads the key token that tells whether this worker's cached key lookups still hold (key_cache.py)."""
     if not is_protected():
         return None
-    blocked_for = shared_store().ttl(_block_key(client_address()))
+    blocked_for, g.key_cache_token = shared_store().ttl_and_token(_block_key(client_address()), TOKEN_KEY)
     if blocked_for is None:
         return None
     g.address_blocked = True

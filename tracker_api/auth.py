@@ -28,12 +28,13 @@ def is_protected():
 
 
 def presented_key():
-    """The KeyCheck of this request's X-API-Key, looked up at most once per request."""
+    """The KeyCheck of this request's X-API-Key, looked up at most once per request (with the key token the audit's
+    first hook read, key_cache.py)."""
     if "key_check" not in g:
         if "api_key" in request.args or API_KEY_HEADER in request.args:
             g.key_check = KeyCheck(None, "key-in-url")
         else:
-            g.key_check = check_key(request.headers.get(API_KEY_HEADER, ""))
+            g.key_check = check_key(request.headers.get(API_KEY_HEADER, ""), g.get("key_cache_token"))
     return g.key_check
 
 
@@ -64,7 +65,7 @@ def authenticate_request():
                 "API keys are accepted only in the X-API-Key header, never in the URL."))
         return refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
     api_key = check.usable
-    if not api_key.bot.is_active:
+    if not api_key.bot_is_active:
         return refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
                                               type_="/problems/bot-inactive"))
     # An unrouted path is left to its 404 (or 405), which tells a publishable key nothing either way.
@@ -86,7 +87,7 @@ def auth_refusal():
 
 
 def current_key():
-    """The authenticated ApiKey of this request (views under the API prefix always have one)."""
+    """The authenticated KeyRecord of this request (views under the API prefix always have one)."""
     return g.api_key
 
 

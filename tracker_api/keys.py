@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from .extensions import db
+from .key_cache import key_lookup_cache
 from .models import ApiKey
 from .models.types import utcnow
 
@@ -110,41 +111,78 @@ def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *,
 
 
 @dataclass(frozen=True)
+class KeyRecord:
+    """What a request needs of an API key and its bot, detached from the database session, so that a worker can keep
+    it between requests (key_cache.py). Read like an ApiKey."""
+
+    id: int
+    key_hash: str
+    bot_id: int
+    name: str
+    prefix: str
+    kind: str
+    rate_limit_per_minute: int | None
+    origins: tuple
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    bot_is_active: bool
+
+    @classmethod
+    def of(cls, api_key):
+        return cls(api_key.id, api_key.key_hash, api_key.bot_id, api_key.name, api_key.prefix, api_key.kind,
+                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.expires_at, api_key.revoked_at,
+                   api_key.last_used_at, api_key.bot.is_active)
+
+    is_publishable = ApiKey.is_publishable
+    is_usable_at = ApiKey.is_usable_at
+
+
+@dataclass(frozen=True)
 class KeyCheck:
     """What a presented key turned out to be. The caller answers every refusal alike; the reason and the
     refused key's identity (a revoked or expired key is known) are for the audit trail only."""
 
-    usable: ApiKey | None  # the key, when it may be used (its bot loaded)
+    usable: KeyRecord | None  # the key, when it may be used
     refusal: str | None = None  # "missing-key", "malformed-key", "unknown-key", "revoked-key", "expired-key"
-    # Plain copies taken while the row is fresh: a view's commit expires the ORM object before the audit reads it.
     key_id: int | None = None
     bot_id: int | None = None
     last_used_at: datetime | None = None
 
     @classmethod
-    def of(cls, api_key, refusal=None):
-        return cls(None if refusal else api_key, refusal, api_key.id, api_key.bot_id, api_key.last_used_at)
+    def of(cls, record, refusal=None):
+        return cls(None if refusal else record, refusal, record.id, record.bot_id, record.last_used_at)
 
 
-def check_key(plain_key):
-    """Look a plain key up: usable, or refused and why. Revocation is read from the database on every
-    call, so it takes effect on the very next request in every worker."""
+def check_key(plain_key, cache_token=None):
+    """Look a plain key up: usable, or refused and why. Revocation takes effect on the very next request in every
+    worker: the lookup is read from the database, or from this worker's cache while `cache_token` (the shared key
+    token this request read, key_cache.py) says no key or bot has changed since it was read."""
     if not plain_key:
         return KeyCheck(None, "missing-key")
     if not is_well_formed(plain_key):
         return KeyCheck(None, "malformed-key")
-    api_key = db.session.execute(db.select(ApiKey).filter_by(key_hash=hash_key(plain_key))).scalar_one_or_none()
-    if api_key is None:
-        return KeyCheck(None, "unknown-key")
-    if api_key.revoked_at is not None:
-        return KeyCheck.of(api_key, "revoked-key")
-    if not api_key.is_usable_at(utcnow()):
-        return KeyCheck.of(api_key, "expired-key")
-    return KeyCheck.of(api_key)
+    key_hash = hash_key(plain_key)
+    cache = key_lookup_cache()
+    record = cache.get(key_hash, cache_token) if cache_token else None
+    if record is None:
+        if not cache_token:
+            cache.clear()  # Redis away: nothing read before the outage can be trusted after it
+        api_key = db.session.execute(db.select(ApiKey).filter_by(key_hash=key_hash)).scalar_one_or_none()
+        if api_key is None:
+            return KeyCheck(None, "unknown-key")
+        record = KeyRecord.of(api_key)
+        if cache_token:
+            cache.put(key_hash, cache_token, record)
+    if record.revoked_at is not None:
+        return KeyCheck.of(record, "revoked-key")
+    if not record.is_usable_at(utcnow()):
+        return KeyCheck.of(record, "expired-key")
+    return KeyCheck.of(record)
 
 
 def find_usable_key(plain_key):
-    """The ApiKey (with its bot loaded) for a plain key, or None if unknown, revoked or expired."""
+    """The KeyRecord of a plain key, or None if unknown, revoked or expired."""
     return check_key(plain_key).usable
 
 

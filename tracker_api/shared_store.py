@@ -8,6 +8,7 @@ works from its own memory for REDIS_RETRY_INTERVAL_SECONDS before trying Redis a
 Redis is away: counts and blocks are per worker, and what was counted meanwhile is not merged back.
 """
 import logging
+import secrets
 import threading
 import time
 from urllib.parse import unquote, urlsplit
@@ -23,6 +24,10 @@ from redis.sentinel import Sentinel
 log = logging.getLogger(__name__)
 NAMESPACE = "tracker_api:"
 REDIS_FAILURES = (redis.RedisError, RedisClusterException)  # the latter: no cluster node answered
+
+
+def new_token():
+    return secrets.token_hex(8)
 
 
 def redis_connection_options(config):
@@ -122,6 +127,13 @@ class MemoryStore:
             return None
         return max(1, round(entry[1] - now)) if entry[1] is not None else None
 
+    def ttl_and_token(self, ttl_key, token_key):
+        """(ttl(ttl_key), None): a process's memory cannot vouch for what other processes changed (key_cache.py)."""
+        return self.ttl(ttl_key), None
+
+    def replace_token(self, token_key):
+        return True  # nothing is cached against a token kept in memory
+
     def delete(self, key):
         with self._lock:
             return self._entries.pop(key, None) is not None
@@ -158,6 +170,7 @@ class RedisStore:
     def __init__(self, url, config):
         self.url, self.config = url, config
         self._client = None
+        self._client_lock = threading.Lock()
         self.retry_interval = config["REDIS_RETRY_INTERVAL_SECONDS"]
         self.fallback = MemoryStore()
         self._down_until = 0.0
@@ -167,7 +180,11 @@ class RedisStore:
         """Built on first use, inside the outage policy: a Cluster client connects as it is built, and Redis
         may well be down when a worker starts."""
         if self._client is None:
-            self._client = redis_client(self.url, self.config)
+            # One client per process, built under a lock: a second client built by a racing thread would be
+            # dropped, and redis-py closes a dropped client's connections, in use by that thread or not.
+            with self._client_lock:
+                if self._client is None:
+                    self._client = redis_client(self.url, self.config)
         return self._client
 
     @property
@@ -207,6 +224,24 @@ class RedisStore:
             seconds = self.client.ttl(NAMESPACE + key)
             return None if seconds < 0 else max(1, seconds)
         return self._run(in_redis, lambda: self.fallback.ttl(key))
+
+    def ttl_and_token(self, ttl_key, token_key):
+        """ttl(ttl_key) and the shared token at token_key (written afresh when absent), in one round trip; the token
+        is None when Redis did not answer."""
+        def in_redis():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.ttl(NAMESPACE + ttl_key)
+            pipe.get(NAMESPACE + token_key)
+            seconds, token = pipe.execute()
+            if token is None:  # a new or flushed Redis: SET NX GET answers the token whoever wrote it
+                fresh = new_token()
+                token = self.client.set(NAMESPACE + token_key, fresh, nx=True, get=True) or fresh
+            return (None if seconds < 0 else max(1, seconds)), token
+        return self._run(in_redis, lambda: (self.fallback.ttl(ttl_key), None))
+
+    def replace_token(self, token_key):
+        """Write a new random token; False if Redis did not answer."""
+        return self._run(lambda: bool(self.client.set(NAMESPACE + token_key, new_token())), lambda: False)
 
     def delete(self, key):
         return self._run(lambda: bool(self.client.delete(NAMESPACE + key)), lambda: self.fallback.delete(key))
