@@ -1,9 +1,13 @@
-"""Database plumbing: per-dialect connection settings, and a database that cannot answer turned into a 503."""
+"""Database plumbing: per-dialect connection settings, reads without a transaction, the liveness check of pooled
+PostgreSQL connections, and a database that cannot answer turned into a 503."""
 import logging
+import select
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from .errors import problem
 from .extensions import db
@@ -26,6 +30,7 @@ def register_database(app):
     if url.get_backend_name() == "postgresql":
         connect_args = options["connect_args"] = dict(options.get("connect_args", {}))
         connect_args.setdefault("options", postgresql_session_options(app.config))
+        options["pool_pre_ping"] = False  # _check_pooled_postgresql_connection does its work without a round trip
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     # Teardowns run last-registered first: this one before Flask-SQLAlchemy's own session removal.
@@ -87,3 +92,29 @@ def _configure_sqlite(dbapi_connection, connection_record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+@event.listens_for(Engine, "checkout")
+def _check_pooled_postgresql_connection(dbapi_connection, connection_record, connection_proxy):
+    """Hand out no pooled PostgreSQL connection that the server has closed (a restart, a terminated backend): such a
+    connection has something to read, the server's goodbye or end of file, while an idle live one has nothing.
+    What pool_pre_ping does with a round trip per checkout, a zero-timeout poll of the socket does for free; on
+    DisconnectionError the pool replaces the connection and tries again."""
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    if dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]:
+        raise DisconnectionError("the server closed this pooled connection")
+
+
+READ_ONLY_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _read_without_a_transaction(execute_state):
+    """A request that only reads runs its statements in autocommit: no BEGIN and ROLLBACK round trips around them.
+    Nothing is lost: under READ COMMITTED every statement already saw its own snapshot, transaction or not. Runs
+    before the session's first statement takes its connection; PostgreSQL only (SQLite's reads are in-process)."""
+    session = execute_state.session
+    if (not session.in_transaction() and has_request_context() and request.method in READ_ONLY_METHODS
+            and session.get_bind().dialect.name == "postgresql"):
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

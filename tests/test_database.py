@@ -1,0 +1,57 @@
+"""Database plumbing (tracker_api/database.py) on PostgreSQL: reads run without a transaction, writes inside one, and a
+pooled connection the server has closed is never handed to a request."""
+import pytest
+from sqlalchemy import text
+
+from conftest import dispose_app, make_app_like, make_tenant
+from tracker_api.extensions import db
+
+BOT = 123
+
+
+@pytest.fixture
+def watched_app(postgresql_only_app):
+    """The app, noting after each request whether its connection was in autocommit and its transaction status."""
+    app = make_app_like(postgresql_only_app)
+
+    @app.after_request
+    def note_the_connection(response):
+        dbapi_connection = db.session.connection().connection.dbapi_connection
+        app.extensions["seen"] = (dbapi_connection.autocommit, dbapi_connection.info.transaction_status.name)
+        return response
+    yield app
+    dispose_app(app)
+
+
+def test_a_read_runs_its_statements_without_begin_or_rollback(watched_app):
+    tenant = make_tenant(watched_app, BOT)
+    response = watched_app.test_client().get(f"/api/v1/tracking/{BOT}", headers=tenant.headers)
+    assert response.status_code == 200
+    assert watched_app.extensions["seen"] == (True, "IDLE")  # no transaction was ever opened
+
+
+def test_a_write_runs_in_one_transaction(watched_app):
+    tenant = make_tenant(watched_app, BOT)
+    response = watched_app.test_client().post(f"/api/v1/tracking/{BOT}", headers=tenant.headers,
+                                              json={"tracking_number": "TX1", "client_code": "C1"})
+    assert response.status_code == 201, response.json
+    autocommit, _ = watched_app.extensions["seen"]
+    assert autocommit is False
+
+
+def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_at_checkout(postgresql_only_app):
+    app = make_app_like(postgresql_only_app)
+    try:
+        tenant = make_tenant(app, BOT)
+        client = app.test_client()
+        assert client.get(f"/api/v1/bots/{BOT}", headers=tenant.headers).status_code == 200
+        with app.app_context():
+            assert db.engine.pool.checkedin() >= 1
+            with db.engine.connect() as admin:  # the pooled connection itself: the pool hands it out first
+                backend = admin.execute(text("SELECT pg_backend_pid()")).scalar()
+            with postgresql_only_app.app_context(), db.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        statuses = [client.get(f"/api/v1/bots/{BOT}", headers=tenant.headers).status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+    finally:
+        dispose_app(app)
