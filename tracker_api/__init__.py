@@ -12,6 +12,7 @@ from .commands import register_commands
 from .database import register_database
 from .extensions import api, db, migrate
 from .idempotency import register_idempotency
+from .json_provider import OrjsonProvider
 from .key_cache import register_key_cache
 from .metrics import register_metrics
 from .proxy import register_proxy_fix
@@ -30,9 +31,7 @@ def create_app(config=None, **overrides):
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config or load_config())
     app.config.update(overrides)
-    # Fields in the order the schemas declare them (the product document's), Cyrillic as UTF-8 text.
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json = OrjsonProvider(app)
     register_proxy_fix(app)
     register_database(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
