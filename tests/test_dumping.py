@@ -5,6 +5,7 @@ Every response schema of the app is dumped both ways from dicts, objects and map
 marshmallow, one by one. Equal means equal reprs: key order and 1 vs 1.0 vs True count, as they do in JSON.
 """
 import collections
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -123,6 +124,23 @@ def test_every_response_schema_dumps_as_marshmallow_does(schemas, variant, recor
         assert_dumps_alike(schema, sample(schema, variant, RECORDS[record]))
         assert_dumps_alike(schema, [sample(schema, "full", RECORDS[record]), sample(schema, variant, dict)],
                            many=True)
+
+
+def test_the_tracking_list_is_compiled_field_by_field_not_left_to_marshmallow(app, http, tenant, monkeypatch):
+    """The hot path really is compiled: with marshmallow's Field.serialize broken, the list still answers."""
+    for schema in (TrackingListSchema(), TrackingNumberSchema()):
+        compiled_dumper(schema).dump({})
+        assert all(attribute is not None for _, attribute, _ in compiled_dumper(schema).plan)
+    http.post(f"/api/v1/tracking/{tenant.bot_id}", headers=tenant.headers, json={
+        "tracking_number": "ABC1", "client_code": "C1", "weight_kg": 1.5, "note": TEXT})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("marshmallow's per-field serialize ran")
+    monkeypatch.setitem(app.config, "VERIFY_FAST_DUMPS", False)
+    monkeypatch.setattr(ma.fields.Field, "serialize", broken)
+    response = http.get(f"/api/v1/tracking/{tenant.bot_id}", headers=tenant.headers)
+    assert response.status_code == 200
+    assert response.get_json()["tracking_numbers"][0]["note"] == TEXT
 
 
 def test_orm_instances_and_rows_dump_as_marshmallow_does(app, tenant):
@@ -265,3 +283,12 @@ def test_verify_fast_dumps_catches_a_compiled_dump_that_differs(sqlite_app, monk
             dumping.dump(schema, {"code": "abc"})
         monkeypatch.setitem(sqlite_app.config, "VERIFY_FAST_DUMPS", False)
         assert dumping.dump(schema, {"code": "abc"}) == {"code": "ABC"}
+
+
+def test_a_response_that_would_differ_fails_the_request_under_verify_fast_dumps(app, http, tenant, monkeypatch):
+    make_tracking(app, tenant.bot_id)
+    monkeypatch.setattr(dumping, "DUMPERS", weakref.WeakKeyDictionary())  # compile again, with the broken String
+    monkeypatch.setitem(dumping.CONVERTERS, ma.fields.String._serialize, shouting)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", True)
+    with pytest.raises(AssertionError, match="TrackingList"):
+        http.get(f"/api/v1/tracking/{tenant.bot_id}", headers=tenant.headers)
