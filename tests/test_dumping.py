@@ -5,6 +5,8 @@ Every response schema of the app is dumped both ways from dicts, objects and map
 marshmallow, one by one. Equal means equal reprs: key order and 1 vs 1.0 vs True count, as they do in JSON.
 """
 import collections
+import copy
+import gc
 import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -229,6 +231,28 @@ def test_only_exclude_and_many_of_nested_schemas_are_marshmallows():
     assert_dumps_alike(schema, None, many=True)
 
 
+def test_a_copy_of_a_dumped_schema_compiles_its_own_dumper():
+    inner = schema_of({"a": ma.fields.Integer(), "b": ma.fields.String()})
+    item = {"a": 1, "b": TEXT}
+    assert_dumps_alike(inner, item)
+    assert_dumps_alike(schema_of({"one": ma.fields.Nested(inner, only=("b",))}), {"one": item})
+    for twin in (copy.copy(inner), copy.deepcopy(inner)):
+        twin.exclude = {"a"}
+        twin._init_fields()
+        assert compiled_dumper(twin).dump(item) == {"b": TEXT}
+    assert compiled_dumper(inner).dump(item) == item
+
+
+def test_a_dumped_schema_is_not_kept_alive_by_its_dumper():
+    schema = schema_of({"nested": ma.fields.Nested(TrackingNumberSchema), "code": ma.fields.Method("code_of")},
+                       code_of=lambda self, obj: "x")
+    compiled_dumper(schema).dump({"nested": {"id": 1}})
+    released = weakref.ref(schema)
+    del schema
+    gc.collect()
+    assert released() is None
+
+
 def test_a_schema_nesting_itself_is_compiled_lazily():
     class Node(ma.Schema):
         name = ma.fields.String()
@@ -287,7 +311,7 @@ def test_verify_fast_dumps_catches_a_compiled_dump_that_differs(sqlite_app, monk
 
 def test_a_response_that_would_differ_fails_the_request_under_verify_fast_dumps(app, http, tenant, monkeypatch):
     make_tracking(app, tenant.bot_id)
-    monkeypatch.setattr(dumping, "DUMPERS", weakref.WeakKeyDictionary())  # compile again, with the broken String
+    monkeypatch.setattr(dumping, "compiled_dumper", dumping.CompiledDumper)  # compiled anew, with the broken String
     monkeypatch.setitem(dumping.CONVERTERS, ma.fields.String._serialize, shouting)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", True)
     with pytest.raises(AssertionError, match="TrackingList"):

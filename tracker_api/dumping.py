@@ -8,7 +8,6 @@ else (a field type not listed in CONVERTERS, dotted attributes, dump defaults, a
 own accessor) is left to marshmallow, per field or for the whole schema. VERIFY_FAST_DUMPS (on in the test
 settings) dumps everything a second time through marshmallow and fails on the smallest difference.
 """
-import weakref
 from operator import attrgetter, itemgetter
 
 from flask import current_app, has_app_context
@@ -37,14 +36,13 @@ def verify(schema, obj, many, result):
                              f"  compiled:    {result!r}\n  marshmallow: {expected!r}")
 
 
-DUMPERS = weakref.WeakKeyDictionary()
-
-
 def compiled_dumper(schema):
-    """The dumper of this schema instance, built once: instances are long-lived (one per route or field)."""
-    dumper = DUMPERS.get(schema)
-    if dumper is None:
-        dumper = DUMPERS[schema] = CompiledDumper(schema)
+    """The dumper of this schema instance, built once and kept on it: a cache beside it would keep every schema
+    ever dumped alive (a dumper holds the schema's fields, which hold the schema), e.g. one per export. A copy
+    of the schema, which Nested makes of an instance and then gives other fields, builds its own."""
+    dumper = schema.__dict__.get("_compiled_dumper")
+    if dumper is None or dumper.schema is not schema:
+        dumper = schema._compiled_dumper = CompiledDumper(schema)
     return dumper
 
 
@@ -55,6 +53,9 @@ class CompiledDumper:
     def __init__(self, schema):
         self.schema = schema
         self.plan = None
+
+    def __deepcopy__(self, memo):
+        return None  # a deep copy of the schema compiles its own: this plan reads the original's fields
 
     def dump(self, obj, many=None):
         schema = self.schema
