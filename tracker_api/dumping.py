@@ -29,7 +29,8 @@ def dump(schema, obj, *, many=None):
 
 
 def verify(schema, obj, many, result):
-    """repr compares what JSON would tell apart and == would not: key order, 1 vs 1.0 vs True."""
+    """repr compares what JSON would tell apart and == would not: key order, 1 vs 1.0 vs True. (`obj` is read
+    twice: a generator would be empty the second time; responses are lists.)"""
     expected = schema.dump(obj, many=many)
     if repr(result) != repr(expected):
         raise AssertionError(f"compiled dump of {type(schema).__name__} differs from marshmallow's:\n"
