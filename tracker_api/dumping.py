@@ -14,6 +14,7 @@ from flask import current_app, has_app_context
 from marshmallow import Schema, fields, missing
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
 from marshmallow.utils import ensure_text_type, get_value
+from sqlalchemy.engine import Row
 
 from .schemas import ExactDecimal
 
@@ -81,11 +82,11 @@ class CompiledDumper:
         self.plan = plan  # last: a thread that sees a plan sees the rest
 
     def dump_one(self, obj):
-        """Every field read at once, in C, when marshmallow would read each one way (a dict by key, an object
-        without __getitem__ by attribute) and all are there; otherwise field by field, as marshmallow does (a
-        property that raised AttributeError is then called again)."""
+        """Every field read at once, in C, when marshmallow would read each one way (a dict by key, an object or
+        row by attribute) and all are there; otherwise field by field, as marshmallow does (a property that
+        raised AttributeError is then called again)."""
         kind = type(obj)
-        read_all = self.get_items if kind is dict else None if hasattr(kind, "__getitem__") else self.get_attributes
+        read_all = self.get_items if kind is dict else self.get_attributes if read_by_attribute(kind) else None
         if read_all is not None:
             try:
                 values = read_all(obj)
@@ -97,8 +98,8 @@ class CompiledDumper:
         return self.dump_field_by_field(obj)
 
     def dump_field_by_field(self, obj):
-        read = read_key if type(obj) is dict else read_attribute if not hasattr(type(obj), "__getitem__") \
-            else read_like_marshmallow
+        kind = type(obj)
+        read = read_key if kind is dict else read_attribute if read_by_attribute(kind) else read_like_marshmallow
         result = {}
         for key, attribute, convert in self.plan:
             if attribute is None:  # a field left to marshmallow: `convert` is its own serialize
@@ -159,6 +160,12 @@ def marshmallow_serialize(schema, name, field):
 
 # --- reading a value as marshmallow.utils.get_value does (no dots: dotted attributes are marshmallow's) ---
 
+def read_by_attribute(kind):
+    """Where get_value always ends in getattr: types without __getitem__, and SQLAlchemy rows, whose row["name"]
+    is always a TypeError (tuple indices must be integers), which get_value answers with getattr."""
+    return kind is Row or not hasattr(kind, "__getitem__")
+
+
 def read_key(obj, name):
     """A dict: its item, else (as get_value falls back on KeyError) an attribute of the dict, else missing."""
     value = obj.get(name, _ABSENT)
@@ -166,12 +173,12 @@ def read_key(obj, name):
 
 
 def read_attribute(obj, name):
-    """An object whose type has no __getitem__: get_value ends in getattr whatever the instance says."""
+    """An object whose type has no __getitem__ (whatever the instance says, obj[name] fails), or a row."""
     return getattr(obj, name, missing)
 
 
 def read_like_marshmallow(obj, name):
-    """Anything else indexable (SQLAlchemy rows, custom mappings): marshmallow's own accessor."""
+    """Anything else indexable (custom mappings, lists): marshmallow's own accessor."""
     return get_value(obj, name, missing)
 
 
