@@ -78,6 +78,9 @@ class Config:
     WEBHOOK_WORKER_BATCH = int(os.environ.get("WEBHOOK_WORKER_BATCH", "20"))
     # One JSON line per request on stdout; load-balancer probes and Prometheus scrapes would drown the rest.
     REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz", "/metrics")
+    # Responses are dumped by compiled dumpers (tracker_api/dumping.py). On, every dump is done again by
+    # marshmallow and any difference is an AssertionError: the test suite's check that they are equivalent.
+    VERIFY_FAST_DUMPS = False
 
     # flask-smorest / OpenAPI
     API_TITLE = "Tracker API"
@@ -116,6 +119,7 @@ class TestConfig(Config):
     RATE_LIMIT_PER_ADDRESS = 100_000
     INVALID_KEY_BURST = 100_000
     RATE_LIMIT_HAMMERING = 100_000
+    VERIFY_FAST_DUMPS = True  # every response a test makes checks dumping.py against marshmallow
 
 
 CONFIGS = {"development": Config, "production": ProductionConfig, "test": TestConfig}

@@ -1,15 +1,17 @@
-"""The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON, and its ETags
-with If-Match optional."""
+"""The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON, its ETags with
+If-Match optional, and responses dumped by compiled dumpers (dumping.py)."""
 import json
 from http import HTTPStatus
 
 import flask_smorest
+import marshmallow as ma
 from flask import g, request
 from flask_smorest.exceptions import NotModified, PreconditionFailed
+from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
-from . import idempotency
+from . import dumping, idempotency
 
 
 class JsonOnlyParser(FlaskParser):
@@ -48,6 +50,16 @@ IF_NONE_MATCH = {
 CHANGED_SINCE_READ = "The record has changed since you read it (If-Match does not match its ETag): read it again."
 
 
+class CompiledResponseSchema:
+    """What flask-smorest's response wrapper holds instead of the schema: all it calls is `dump`."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+    def dump(self, obj):
+        return dumping.dump(self.schema, obj)
+
+
 class Blueprint(flask_smorest.Blueprint):
     """ETags (flask-smorest's: a hash of the JSON a GET answers) on reads, and If-Match checked, when sent, under
     the row lock of a write (`check_etag` is called by the service once it holds the row): a client that does not
@@ -69,6 +81,17 @@ class Blueprint(flask_smorest.Blueprint):
                 super().check_etag(etag_data, etag_schema)
             except PreconditionFailed:
                 abort(412, message=CHANGED_SINCE_READ)
+
+    def response(self, status_code, schema=None, **kwargs):
+        """flask-smorest's, dumping with the schema's compiled dumper; the documentation still sees the schema."""
+        schema = resolve_schema_instance(schema)
+        if isinstance(schema, ma.Schema):
+            schema = CompiledResponseSchema(schema)
+        return super().response(status_code, schema, **kwargs)
+
+    @staticmethod
+    def _make_doc_response_schema(schema):
+        return schema.schema if isinstance(schema, CompiledResponseSchema) else schema
 
     def _check_not_modified(self, etag):
         if request.method in self.METHODS_CHECKING_NOT_MODIFIED and etag in request.if_none_match:

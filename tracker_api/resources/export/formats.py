@@ -11,6 +11,8 @@ import re
 
 import marshmallow as ma
 
+from ... import dumping
+
 # OWASP "CSV Injection": a cell starting with one of these is run as a formula by Excel and LibreOffice.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # ...unless it is only a signed number (a phone number in E.164, +77011234567), which no spreadsheet can run.
@@ -42,7 +44,7 @@ class CsvEncoder:
         return (BYTE_ORDER_MARK if self.bom else "").encode() + self._lines([self.columns])
 
     def encode(self, records):
-        dumped = self.schema.dump(records, many=True)
+        dumped = dumping.dump(self.schema, records, many=True)
         return self._lines([[neutralise(getattr(record, self.exact[name]) if name in self.exact else data[name])
                              for name in self.columns] for record, data in zip(records, dumped)])
 
@@ -67,7 +69,7 @@ class NdjsonEncoder:
     def encode(self, records):
         # json.dumps escapes any newline inside a string, so one record is always exactly one line.
         return "".join(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
-                       for item in self.schema.dump(records, many=True)).encode()
+                       for item in dumping.dump(self.schema, records, many=True)).encode()
 
 
 ENCODERS = {"csv": CsvEncoder, "ndjson": NdjsonEncoder}
