@@ -1,6 +1,9 @@
 """Conditional requests: an ETag on every GET of a record or list, If-None-Match → 304, and If-Match on PUT,
 PATCH and DELETE → 412 when the record changed since it was read (lost-update protection for offline edits).
 If-Match stays optional: the product document's clients send none. Both databases."""
+import hashlib
+import json
+
 import pytest
 
 from conftest import in_app, make_client, make_tracking
@@ -114,3 +117,10 @@ def snapshot(app):
         return ([tuple(row) for row in db.session.execute(db.select(TrackingNumber.__table__))],
                 [tuple(row) for row in db.session.execute(db.select(Client.__table__))])
     return in_app(app, read)
+
+
+def test_the_etag_is_the_hash_of_the_whole_answer(http, tenant, records):
+    """sha1 of the answer's JSON with sorted keys: any field of any item changes it (Blueprint._generate_etag)."""
+    response = http.get(f"/api/v1/tracking/{tenant.bot_id}", headers=tenant.headers)
+    canonical = json.dumps(response.get_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert response.headers["ETag"].strip('"') == hashlib.sha1(canonical.encode()).hexdigest()

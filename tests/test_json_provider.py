@@ -24,7 +24,8 @@ PAGE = {"tracking_numbers": [{"id": index, "tracking_number": f"ABC{index}", "cl
         "total": 1_000_000}
 # Floats as the API's numbers come: money (Numeric 12,2) and weights (Numeric 10,3) never need an exponent, the one
 # place the encoders differ in form (orjson 1e-7, the standard library 1e-07: the same number).
-VALUES = [PAGE, None, True, 0, -7, 2**62, {"quantity": 10**30}, 0.1, 0.001, 9999999999.99, 9999999.999, 123456789.125, "", "emoji 📦 and \u2028", [], {},
+VALUES = [PAGE, None, True, 0, -7, 2**62, {"quantity": 10**30}, 0.1, 0.001, 9999999999.99, 9999999.999, 123456789.125,
+          "", "emoji 📦 and \u2028", [], {},
           {"b": 1, "a": [1, {"d": None, "c": "x"}]}, {3: "int key", 1: "keys"},
           datetime(2025, 1, 27, 10, 0, tzinfo=timezone.utc), date(2025, 1, 27), Decimal("10.50"),
           uuid.UUID(int=7), Point(1, "a")]

@@ -21,7 +21,8 @@ class OrjsonProvider(DefaultJSONProvider):
         try:
             return orjson.dumps(obj, default=self.default, option=option)
         except TypeError:  # an integer past 64 bits (a rejected input echoed back), or what neither can encode
-            return super().dumps(obj, sort_keys=sort_keys, indent=indent, separators=None if indent else COMPACT).encode()
+            separators = None if indent else COMPACT
+            return super().dumps(obj, sort_keys=sort_keys, indent=indent, separators=separators).encode()
 
     def dumps(self, obj, **kwargs):
         """orjson for the compact form (or indent=2); any other form (the standard library's default separators
