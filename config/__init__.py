@@ -50,6 +50,9 @@ class Config:
     RATE_LIMIT_HAMMERING = int(os.environ.get("RATE_LIMIT_HAMMERING", "30"))
     SECURITY_EVENT_COOLDOWN_SECONDS = int(os.environ.get("SECURITY_EVENT_COOLDOWN_SECONDS", "300"))
     USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "30"))
+    # Each worker sums its requests' usage counts and writes them to Redis this often, in one round trip, rather
+    # than once per request (shared_store.py); 0 writes them at once. Usage reports lag by at most this much.
+    SHARED_STORE_FLUSH_SECONDS = float(os.environ.get("SHARED_STORE_FLUSH_SECONDS", "1"))
     # Idempotency-Key (idempotency.py): answers are replayed this long; a claim's lease outlasts any live request
     # (gunicorn kills a worker after 30 s); a twin request waits this long for the first to finish.
     # Rows one bulk import may carry (imports.py); a bigger batch is a 413 naming the maximum.

@@ -1,11 +1,16 @@
 """The audit trail: one JSON log line per request (rejected ones too), and usage per key by outcome."""
 import json
 import logging
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+import redis
 
-from conftest import in_app
+from conftest import dispose_app, in_app, make_app_like, make_tenant
 from tracker_api.audit import JsonLineFormatter
 from tracker_api.extensions import db
 from tracker_api.keys import generate_plain_key, issue_key
@@ -14,6 +19,7 @@ from tracker_api.models.types import utcnow
 
 BOT = 123
 BOT_PATH = f"/api/v1/bots/{BOT}"
+REPO = Path(__file__).resolve().parent.parent
 USAGE_PATH = f"{BOT_PATH}/usage"
 LOG_FIELDS = {"time", "logger", "event", "request_id", "method", "path", "status", "duration_ms", "client_ip",
               "user_agent", "key_id", "bot_id", "refusal", "pid"}
@@ -197,3 +203,50 @@ def test_usage_endpoint_is_documented_with_its_429(http):
     assert operation["responses"]["429"] == {"$ref": "#/components/responses/RATE_LIMITED"}
     assert {"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= \
         set(spec["components"]["responses"]["RATE_LIMITED"]["headers"])
+
+
+# --- usage summed per worker, written once per interval (shared_store.RedisStore.update_hash) ---------------
+
+def usage_in_redis(redis_url, key_id):
+    day = utcnow().date().isoformat()
+    return redis.Redis.from_url(redis_url, decode_responses=True).hgetall(f"tracker_api:usage:{key_id}:{day}")
+
+
+def test_a_worker_writes_its_summed_usage_once_per_interval(app, redis_url, tenant):
+    worker = make_app_like(app, REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE=1000, SHARED_STORE_FLUSH_SECONDS=0.5)
+    try:
+        client = worker.test_client()
+        assert [client.get(BOT_PATH, headers=tenant.headers).status_code for _ in range(20)] == [200] * 20
+        assert usage_in_redis(redis_url, tenant.key_id) == {}  # summed in the worker, not yet written
+        deadline = time.monotonic() + 5
+        while not usage_in_redis(redis_url, tenant.key_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        written = usage_in_redis(redis_url, tenant.key_id)
+        assert written["success"] == "20" and written["last_used_address"] == "127.0.0.1"
+    finally:
+        dispose_app(worker)
+
+
+def test_a_worker_reads_its_own_summed_usage_at_once(app, redis_url, tenant):
+    worker = make_app_like(app, REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE=1000, SHARED_STORE_FLUSH_SECONDS=60)
+    try:
+        for _ in range(3):
+            worker.test_client().get(BOT_PATH, headers=tenant.headers)
+        assert usage_of(worker, tenant.key_id, days=1)["days"][0]["success"] == 3
+    finally:
+        dispose_app(worker)
+
+
+def test_a_worker_writes_its_summed_usage_when_it_exits(postgresql_only_app, redis_url):
+    """gunicorn replaces workers (max_requests) and stops them (SIGTERM): what they summed is written at exit."""
+    tenant = make_tenant(postgresql_only_app, BOT)
+    program = f"""
+from config import TestConfig
+from tracker_api import create_app
+app = create_app(TestConfig(), SQLALCHEMY_DATABASE_URI={postgresql_only_app.config['SQLALCHEMY_DATABASE_URI']!r},
+                 REDIS_URL={redis_url!r}, RATE_LIMIT_PER_MINUTE=1000, SHARED_STORE_FLUSH_SECONDS=3600)
+for _ in range(7):
+    assert app.test_client().get({BOT_PATH!r}, headers={{"X-API-Key": {tenant.key!r}}}).status_code == 200
+"""
+    subprocess.run([sys.executable, "-c", program], check=True, cwd=REPO, capture_output=True, timeout=60)
+    assert usage_in_redis(redis_url, tenant.key_id)["success"] == "7"

@@ -316,9 +316,15 @@ def shared_again(stack):
     and Redis holds the whole burst's usage."""
     tenant = new_tenant(stack, rate_limit=BUDGET)
     succeeded, _, pids = burst(stack, tenant)
-    usage = usage_in_redis(stack, tenant)
-    return succeeded == BUDGET and len(pids) == WORKERS and \
-        (int(usage.get("success", 0)), int(usage.get("rate_limited", 0))) == (BUDGET, BURST - BUDGET)
+    if succeeded != BUDGET or len(pids) != WORKERS:
+        return False
+    deadline = time.monotonic() + 3  # the workers write the usage they summed every SHARED_STORE_FLUSH_SECONDS
+    while time.monotonic() < deadline:
+        usage = usage_in_redis(stack, tenant)
+        if (int(usage.get("success", 0)), int(usage.get("rate_limited", 0))) == (BUDGET, BURST - BUDGET):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def wait_until_shared(stack, timeout):

@@ -177,7 +177,7 @@ def test_the_token_is_written_when_absent_and_replaced_by_a_key_change(server, o
 def test_threads_racing_for_a_workers_first_redis_call_all_get_answers(redis_url):
     """The store's Redis client is built on first use: threads that race there must share one client (a dropped
     second client closes the connections its thread is still reading, a 500 on a fresh worker's first requests)."""
-    config = {"REDIS_TIMEOUT_SECONDS": 1, "REDIS_RETRY_INTERVAL_SECONDS": 5}
+    config = {"REDIS_TIMEOUT_SECONDS": 1, "REDIS_RETRY_INTERVAL_SECONDS": 5, "SHARED_STORE_FLUSH_SECONDS": 1}
     for _ in range(40):
         store = RedisStore(redis_url, config)
         barrier = threading.Barrier(8)

@@ -117,12 +117,23 @@ def test_four_workers_share_one_budget_of_sixty_requests_per_minute(stack):
     assert len(served_by) >= 2, served_by  # the budget really was shared between processes
 
     # What the operator sees adds up across the workers, and the hammering is on record.
-    report = stack.app.test_cli_runner().invoke(args=["keys", "usage", str(tenant.key_id), "--json"])
-    today = json.loads(report.output)["days"][0]
+    today = usage_today_once_written(stack, tenant, total=150)
     assert (today["success"], today["rate_limited"], today["total"]) == (60, 90, 150)
     listed = stack.app.test_cli_runner().invoke(args=["security", "events", "--json", "--kind",
                                                       "rate-limit-hammering"])
     assert [event["key_id"] for event in json.loads(listed.output)] == [tenant.key_id]
+
+
+def usage_today_once_written(stack, tenant, total, timeout=5):
+    """`flask keys usage` for today once it counts `total` requests: each worker writes the usage it summed every
+    SHARED_STORE_FLUSH_SECONDS (1 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        report = stack.app.test_cli_runner().invoke(args=["keys", "usage", str(tenant.key_id), "--json"])
+        today = json.loads(report.output)["days"][0]
+        if today["total"] >= total or time.monotonic() > deadline:
+            return today
+        time.sleep(0.2)
 
 
 def test_revocation_is_seen_by_every_worker_on_the_next_request(stack):

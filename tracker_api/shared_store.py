@@ -7,10 +7,14 @@ retried, so a dead or hung Redis costs one request a fraction of a second; after
 works from its own memory for REDIS_RETRY_INTERVAL_SECONDS before trying Redis again. What degrades while
 Redis is away: counts and blocks are per worker, and what was counted meanwhile is not merged back.
 """
+import atexit
 import logging
+import os
 import secrets
 import threading
 import time
+import weakref
+from collections import Counter
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -174,6 +178,10 @@ class RedisStore:
         self.retry_interval = config["REDIS_RETRY_INTERVAL_SECONDS"]
         self.fallback = MemoryStore()
         self._down_until = 0.0
+        self.flush_seconds = config["SHARED_STORE_FLUSH_SECONDS"]
+        self._pending = {}  # key -> [increments, values, ttl] summed since the last flush
+        self._pending_lock = threading.Lock()
+        self._flusher_pid = None
 
     @property
     def client(self):
@@ -247,17 +255,59 @@ class RedisStore:
         return self._run(lambda: bool(self.client.delete(NAMESPACE + key)), lambda: self.fallback.delete(key))
 
     def update_hash(self, key, increments, values, ttl):
+        """Add to a hash's counters and set its values within FLUSH_SECONDS: this process sums what its requests
+        add and a background thread writes it in one round trip per interval, instead of one per request (the
+        usage counts: a round trip of every request's own). What a process sums is written when it exits, and
+        before it reads hashes itself; a process killed outright loses at most one interval of counts."""
+        with self._pending_lock:
+            entry = self._pending.setdefault(key, [Counter(), {}, ttl])
+            entry[0].update(increments)
+            entry[1].update(values)
+            entry[2] = ttl
+        if self.flush_seconds:
+            self._start_flusher()
+        else:
+            self.flush()
+
+    def flush(self):
+        """Write what update_hash summed (Redis, else this process's memory, as every call here)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+
         def in_redis():
             pipe = self.client.pipeline(transaction=False)
-            for field, amount in increments.items():
-                pipe.hincrby(NAMESPACE + key, field, amount)
-            if values:
-                pipe.hset(NAMESPACE + key, mapping={field: str(value) for field, value in values.items()})
-            pipe.expire(NAMESPACE + key, ttl)
+            for key, (increments, values, ttl) in pending.items():
+                for field, amount in increments.items():
+                    pipe.hincrby(NAMESPACE + key, field, amount)
+                if values:
+                    pipe.hset(NAMESPACE + key, mapping={field: str(value) for field, value in values.items()})
+                pipe.expire(NAMESPACE + key, ttl)
             pipe.execute()
-        return self._run(in_redis, lambda: self.fallback.update_hash(key, increments, values, ttl))
+
+        def in_memory():
+            for key, (increments, values, ttl) in pending.items():
+                self.fallback.update_hash(key, increments, values, ttl)
+        self._run(in_redis, in_memory)
+
+    def _start_flusher(self):
+        """One flushing thread per process, started on first use (a forked worker does not inherit its parent's).
+        It holds the store weakly, and ends with it."""
+        if self._flusher_pid == os.getpid():
+            return
+        with self._pending_lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+        store = weakref.ref(self)
+        threading.Thread(target=_flush_every_interval, args=(store, self.flush_seconds), name="shared-store-flush",
+                         daemon=True).start()
+        atexit.register(_flush_if_alive, store)
 
     def hashes(self, keys):
+        self.flush()  # what this process summed is part of the answer
+
         def in_redis():
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
@@ -272,6 +322,21 @@ class RedisStore:
         except REDIS_FAILURES as error:
             return f"unavailable: {type(error).__name__}"
         return "ok"
+
+
+def _flush_if_alive(store_reference):
+    store = store_reference()
+    if store is not None:
+        store.flush()
+
+
+def _flush_every_interval(store_reference, seconds):
+    while store_reference() is not None:
+        time.sleep(seconds)
+        try:
+            _flush_if_alive(store_reference)
+        except Exception:  # never let the thread die: the next interval tries again
+            log.exception("writing the summed counters failed")
 
 
 def register_shared_store(app):
