@@ -4,7 +4,8 @@
   included. It names the key by id, never the key itself, and never logs the query string (a key pasted
   into a URL must not land in the logs).
 - Usage: per key and UTC day, request counts by outcome plus the last use (time and address), kept in the
-  shared store (Redis) for USAGE_RETENTION_DAYS, each worker's sums written every SHARED_STORE_FLUSH_SECONDS; the database's `last_used_at` is written at most once a
+  shared store (Redis) for USAGE_RETENTION_DAYS, each worker's sums written every SHARED_STORE_FLUSH_SECONDS;
+  the database's `last_used_at` is written at most once a
   minute per key, so `keys list` still shows it when Redis is gone.
 - Security events (SecurityEvent rows, also logged as JSON on `tracker_api.security`):
     invalid-key-burst     INVALID_KEY_BURST refused keys from one address within a minute; the address is
