@@ -47,25 +47,32 @@ class FeedPage:
     has_more: bool
 
 
-def feed_page(model, kind, bot_id, page_size, *, cursor=None, updated_since=None):
-    """One page of the bot's changes to `model` rows (`kind` names them in tombstones and cursors)."""
+def feed_page(model, kind, bot_id, page_size, *, cursor=None, updated_since=None, columns=None):
+    """One page of the bot's changes to `model` rows (`kind` names them in tombstones and cursors): ORM objects, or
+    rows of `columns` (which must include change_seq) where the caller only dumps them."""
     high_water = db.session.scalar(select(Bot.change_seq).where(Bot.id == bot_id))
     after = decode_cursor(kind, cursor) if cursor else _start_after(model, kind, bot_id, updated_since, high_water)
-    records = db.session.scalars(_changed(model, model.bot_id == bot_id, after, high_water, page_size)).all()
+    changed = _changed(model, model.bot_id == bot_id, after, high_water, page_size)
+    records = (db.session.execute(changed.with_only_columns(*columns)).all() if columns
+               else db.session.scalars(changed).all())
     tombstones = db.session.scalars(_changed(
         DeletedRecord, (DeletedRecord.bot_id == bot_id) & (DeletedRecord.kind == kind), after, high_water,
         page_size)).all()
-    changes = list(heapq.merge(records, tombstones, key=lambda change: change.change_seq))
+    # One change number per change, records and tombstones alike: merged in that order.
+    changes = list(heapq.merge(((record.change_seq, True, record) for record in records),
+                               ((tombstone.change_seq, False, tombstone) for tombstone in tombstones),
+                               key=lambda change: change[0]))
     page, has_more = changes[:page_size], len(changes) > page_size
-    last = page[-1].change_seq if has_more else max(after, high_water)
-    return FeedPage(records=[change for change in page if isinstance(change, model)],
-                    deleted=[change for change in page if isinstance(change, DeletedRecord)],
+    last = page[-1][0] if has_more else max(after, high_water)
+    return FeedPage(records=[change for _, is_record, change in page if is_record],
+                    deleted=[change for _, is_record, change in page if not is_record],
                     next_cursor=encode_cursor(kind, last), has_more=has_more)
 
 
-def feed_response(model, kind, list_name, bot_id, page_size, *, total, cursor=None, updated_since=None):
+def feed_response(model, kind, list_name, bot_id, page_size, *, total, cursor=None, updated_since=None,
+                  columns=None):
     """A list endpoint's answer in feed mode: the page under `list_name`, the bot's `total`, and the feed members."""
-    page = feed_page(model, kind, bot_id, page_size, cursor=cursor, updated_since=updated_since)
+    page = feed_page(model, kind, bot_id, page_size, cursor=cursor, updated_since=updated_since, columns=columns)
     return {list_name: page.records, "total": total, "deleted": page.deleted, "next_cursor": page.next_cursor,
             "has_more": page.has_more}
 

@@ -25,7 +25,8 @@ def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None,
     """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
     if cursor or updated_since:
         return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size,
-                             total=totals.tracking_total(bot_id), cursor=cursor, updated_since=updated_since)
+                             total=totals.tracking_total(bot_id), cursor=cursor, updated_since=updated_since,
+                             columns=LIST_COLUMNS)
     statement = (select_tracking(bot_id, status_filter, client_code).with_only_columns(*LIST_COLUMNS)
                  .order_by(TrackingNumber.id.desc()))
     # A client's parcels have no kept total: counting them is an index range of their own.
