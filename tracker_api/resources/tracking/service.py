@@ -101,22 +101,29 @@ def _total_cost(weight, price):
     return total, None
 
 
+def _status_event(record, previous_status, source, api_key_id):
+    """The history row of the status `record` has just taken."""
+    return StatusEvent(tracking_id=record.id, bot_id=record.bot_id, status=record.status,
+                       previous_status=previous_status, source=source, api_key_id=api_key_id,
+                       created_at=record.updated_at)
+
+
 def _record_status(record, previous_status, source, api_key_id):
-    db.session.add(StatusEvent(tracking_id=record.id, bot_id=record.bot_id, status=record.status,
-                               previous_status=previous_status, source=source, api_key_id=api_key_id,
-                               created_at=record.updated_at))
+    db.session.add(_status_event(record, previous_status, source, api_key_id))
 
 
 def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
-    """Create a parcel and its first history row; `at` backdates it (demo data, imports)."""
-    change_seq = next_change_seq(bot_id)
+    """Create a parcel and its first history row; `at` backdates it (demo data, imports). Both rows are ready
+    before the bot's lock is taken, and go in one flush: the history row, added through the relationship, gets
+    the parcel's id from that flush."""
     fields = dict(fields)
     _derive_total_cost(fields)
     now = at or utcnow()
-    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, change_seq=change_seq, **fields)
+    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
+    record.history.append(_status_event(record, None, source, api_key_id))
+    record.change_seq = next_change_seq(bot_id)  # before the add: its autoflush would write the row unlocked
     db.session.add(record)
     flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
-    _record_status(record, None, source, api_key_id)
     db.session.commit()
     return record
 
