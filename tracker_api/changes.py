@@ -10,7 +10,7 @@ one short write transaction. Deletions leave a tombstone (DeletedRecord) numbere
 Every write to those tables must go through `next_change_seq` before it touches a row: taking the bot's lock
 first is also what keeps two writes from ever waiting on each other's rows in opposite orders.
 """
-from sqlalchemy import event, exists, inspect, update
+from sqlalchemy import bindparam, event, exists, inspect, update
 from sqlalchemy.orm import Session, object_session
 
 from .extensions import db
@@ -18,6 +18,11 @@ from .models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
 from .models.types import utcnow
 
 BOTS_WITHOUT_WEBHOOKS = "bots_without_webhooks"  # the session.info key of bots_without_webhooks()
+# Built once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
+_LOCK = (update(Bot).where(Bot.id == bindparam("bot_id"))
+         .values(change_seq=Bot.change_seq + bindparam("count", type_=Bot.change_seq.type))
+         .returning(Bot.change_seq, exists().where(WebhookEndpoint.bot_id == bindparam("bot_id"),
+                                                   WebhookEndpoint.enabled.is_(True))))
 
 
 def next_change_seq(bot_id):
@@ -38,10 +43,7 @@ def next_change_seqs(bot_id, count):
     them. A bulk import numbers its rows in order with one UPDATE instead of one per row; `count` 0 only takes
     the lock (an import takes it before it reads the rows it will compare). The same statement tells whether
     the bot has an enabled webhook endpoint: see bots_without_webhooks."""
-    has_webhooks = exists().where(WebhookEndpoint.bot_id == bot_id, WebhookEndpoint.enabled.is_(True))
-    last, has_webhooks = db.session.execute(
-        update(Bot).where(Bot.id == bot_id).values(change_seq=Bot.change_seq + count)
-        .returning(Bot.change_seq, has_webhooks)).one()
+    last, has_webhooks = db.session.execute(_LOCK, {"bot_id": bot_id, "count": count}).one()
     without = db.session.info.setdefault(BOTS_WITHOUT_WEBHOOKS, set())
     (without.discard if has_webhooks else without.add)(bot_id)
     return last - count + 1
