@@ -2,6 +2,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_smorest import abort
+from sqlalchemy import bindparam
 
 from ... import totals
 from ...changes import next_change_seq, record_deletion
@@ -56,13 +57,18 @@ def select_tracking(bot_id, status_filter=None, client_code=None):
     return statement
 
 
+# Built once, as every read and write of one parcel runs them: building one anew, with its cache key, cost more
+# than PostgreSQL takes to run it.
+BY_ID = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
+                                        TrackingNumber.id == bindparam("tracking_id"))
+BY_ID_FOR_UPDATE = BY_ID.with_for_update().execution_options(populate_existing=True)
+
+
 def get_tracking(bot_id, tracking_id, *, for_update=False):
     """One of this bot's tracking numbers; another bot's id is as absent as a missing one. `for_update` locks
     the row until commit, so concurrent updates queue and each records the status the one before it left."""
-    statement = db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id, TrackingNumber.id == tracking_id)
-    if for_update:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    record = db.session.scalar(statement)
+    record = db.session.scalar(BY_ID_FOR_UPDATE if for_update else BY_ID,
+                               {"bot_id": bot_id, "tracking_id": tracking_id})
     if record is None:
         abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
     return record
