@@ -42,8 +42,11 @@ def next_change_seqs(bot_id, count):
     """Lock the bot's change counter until commit and reserve `count` numbers at once; returns the first of
     them. A bulk import numbers its rows in order with one UPDATE instead of one per row; `count` 0 only takes
     the lock (an import takes it before it reads the rows it will compare). The same statement tells whether
-    the bot has an enabled webhook endpoint: see bots_without_webhooks."""
-    last, has_webhooks = db.session.execute(_LOCK, {"bot_id": bot_id, "count": count}).one()
+    the bot has an enabled webhook endpoint: see bots_without_webhooks. Run on the session's connection rather
+    than through the ORM, whose handling of an UPDATE (an autoflush, then loaded Bot objects brought up to date)
+    cost more than the statement: rows still pending are flushed after the lock, as they should be, and nothing
+    reads a loaded Bot's change_seq (feed.py selects the column)."""
+    last, has_webhooks = db.session.connection().execute(_LOCK, {"bot_id": bot_id, "count": count}).one()
     without = db.session.info.setdefault(BOTS_WITHOUT_WEBHOOKS, set())
     (without.discard if has_webhooks else without.add)(bot_id)
     return last - count + 1

@@ -127,7 +127,7 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     now = at or utcnow()
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
     record.history.append(_status_event(record, None, source, api_key_id))
-    record.change_seq = next_change_seq(bot_id)  # before the add: its autoflush would write the row unlocked
+    record.change_seq = next_change_seq(bot_id)
     db.session.add(record)
     flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
     db.session.commit()
