@@ -57,7 +57,7 @@ def bots_without_webhooks(session):
     (webhooks/outbox.py) skips its look-up of their subscribers, a round trip on every write of most bots.
     Saving an endpoint does not take the bot's lock, so a concurrent one races with a write alike whether it is
     looked for here or at the flush a moment later; one this transaction writes itself is forgotten (below)."""
-    return session.info.get(BOTS_WITHOUT_WEBHOOKS, ())
+    return session.info.get(BOTS_WITHOUT_WEBHOOKS, frozenset())
 
 
 @event.listens_for(WebhookEndpoint, "after_insert")

@@ -104,7 +104,7 @@ def _changes(session):
 def _subscribers(session, bot_ids):
     """{(bot_id, event type): [endpoint ids]} of the bots' enabled endpoints; not looked up for a bot that had
     none when this transaction locked it (changes.py)."""
-    bot_ids = bot_ids - set(bots_without_webhooks(session))
+    bot_ids = bot_ids - bots_without_webhooks(session)
     found = defaultdict(list)
     if not bot_ids:
         return found
