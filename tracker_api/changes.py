@@ -64,6 +64,7 @@ def bots_without_webhooks(session):
 @event.listens_for(WebhookEndpoint, "after_update")
 @event.listens_for(WebhookEndpoint, "after_delete")
 def _forget_bot_without_webhooks(mapper, connection, endpoint):
+    """An endpoint this transaction writes may be one the write should announce to."""
     object_session(endpoint).info.get(BOTS_WITHOUT_WEBHOOKS, set()).discard(endpoint.bot_id)
 
 

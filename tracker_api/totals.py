@@ -31,6 +31,7 @@ ID_BUCKET_WIDTH = 1024
 # Below this many rows to skip, a plain OFFSET is cheaper than summing buckets.
 BUCKETED_OFFSET = 5_000
 STATUS_MEASURES = ("status", "weight_kg", "total_cost_usd")
+TOTALS = (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal)
 
 
 # --- keeping them ---------------------------------------------------------------------------------------
@@ -85,11 +86,8 @@ class Changes:
                     connection.execute(_upsert_one(model), model_rows)
 
 
-# Hand-written SQL, built once: SQLAlchemy does not cache its PostgreSQL and SQLite INSERT ... ON CONFLICT
-# constructs, and compiling three of them cost every write more than running them.
-TOTALS = (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal)
-
-
+# The upserts are hand-written SQL, built once: SQLAlchemy does not cache its PostgreSQL and SQLite
+# INSERT ... ON CONFLICT constructs, and compiling three of them cost every write more than running them.
 def _upsert_sql(model, source):
     """INSERT of `source`'s rows into a totals table, each adding its measures to the stored row of its key."""
     table = model.__table__
@@ -208,7 +206,7 @@ def fresh_counts(connection, bot_id=None):
 def stored_counts(connection, bot_id=None):
     """The same shape as fresh_counts, read from the totals tables (rows whose measures are all zero left out)."""
     result = {}
-    for model in (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal):
+    for model in TOTALS:
         query = select(*model.__table__.columns)
         if bot_id is not None:
             query = query.where(model.bot_id == bot_id)

@@ -59,15 +59,15 @@ def select_tracking(bot_id, status_filter=None, client_code=None):
 
 # Built once, as every read and write of one parcel runs them: building one anew, with its cache key, cost more
 # than PostgreSQL takes to run it.
-BY_ID = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
-                                        TrackingNumber.id == bindparam("tracking_id"))
-BY_ID_FOR_UPDATE = BY_ID.with_for_update().execution_options(populate_existing=True)
+_BY_ID = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
+                                         TrackingNumber.id == bindparam("tracking_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update().execution_options(populate_existing=True)
 
 
 def get_tracking(bot_id, tracking_id, *, for_update=False):
     """One of this bot's tracking numbers; another bot's id is as absent as a missing one. `for_update` locks
     the row until commit, so concurrent updates queue and each records the status the one before it left."""
-    record = db.session.scalar(BY_ID_FOR_UPDATE if for_update else BY_ID,
+    record = db.session.scalar(_BY_ID_FOR_UPDATE if for_update else _BY_ID,
                                {"bot_id": bot_id, "tracking_id": tracking_id})
     if record is None:
         abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
