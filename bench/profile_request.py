@@ -53,21 +53,23 @@ def main():
     parser.add_argument("path")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--method", default="GET")
-    parser.add_argument("--json", help="request body (writes); {n} is replaced by a number unique to the request")
+    parser.add_argument("--json", help="request body (writes); {n} is replaced by a number unique to the request, "
+                                       "{status} by the next of the five statuses (as bench/lua/update.lua cycles)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--database", default="tracker_api_bench_big")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
     args = parser.parse_args()
     app, key = build_app(args)
+    from tracker_api.models.tracking import STATUSES  # after build_app: importing the app reads the environment
     client = app.test_client()
     headers = {"X-API-Key": key}
     if args.json:
         headers["Content-Type"] = "application/json"
 
-    numbers = itertools.count(int(time.time() * 1000))
+    numbers, statuses = itertools.count(int(time.time() * 1000)), itertools.cycle(STATUSES)
 
     def one_request():
-        body = args.json.replace("{n}", str(next(numbers))) if args.json else None
+        body = args.json.replace("{n}", str(next(numbers))).replace("{status}", next(statuses)) if args.json else None
         answer = client.open(args.path, method=args.method, headers=headers, data=body)
         if answer.status_code >= 400:
             raise SystemExit(f"{args.path} answered {answer.status_code}: {answer.get_data(as_text=True)[:300]}")

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 
-from conftest import in_app, make_tracking
+from conftest import SAMPLE_TRACKING, in_app, make_tenant, make_tracking, make_webhook
 from tracker_api.extensions import db
 from tracker_api.keys import issue_key
 from tracker_api.models import ApiKey, StatusEvent, TrackingNumber
 from tracker_api.models.types import utcnow
-from tracker_api.resources.tracking.service import create_tracking
+from tracker_api.resources.tracking.service import create_tracking, update_tracking
 
 BOT = 123
 TRACKING = f"/api/v1/tracking/{BOT}"
@@ -285,6 +286,55 @@ def test_an_update_of_a_missing_id_is_a_404_and_creates_nothing(http, tenant):
     response = http.put(f"{TRACKING}/41", headers=tenant.headers, json={"status": "in_transit"})
     assert response.status_code == 404
     assert listed(http, tenant) == ([], 0)
+
+
+# --- what a write costs the database -----------------------------------------------------------------------
+
+@pytest.fixture
+def pg_app(postgresql_only_app):
+    """Round trips are PostgreSQL's cost (SQLite, in process, also runs one upsert per totals table)."""
+    make_tenant(postgresql_only_app, BOT)
+    return postgresql_only_app
+
+
+def statements_of(app, function, *args):
+    """The SQL statements `function(*args)` sends, each a round trip on PostgreSQL."""
+    sent = []
+
+    def note(connection, cursor, statement, *_):
+        sent.append(statement)
+
+    def run():
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            function(*args)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+    in_app(app, run)
+    return sent
+
+
+def test_a_create_is_four_statements_on_postgresql(pg_app):
+    """The bot's lock (which also says the bot has no webhook endpoint), the parcel, its history row, and every
+    total in one statement."""
+    sent = statements_of(pg_app, create_tracking, BOT, SAMPLE_TRACKING)
+    assert len(sent) == 4, sent
+
+
+def test_a_status_update_is_five_statements_on_postgresql(pg_app):
+    """The lock, the parcel locked and read (its old status moves the totals), the change, its history row, and
+    the totals."""
+    tracking_id = make_tracking(pg_app, BOT)
+    sent = statements_of(pg_app, update_tracking, BOT, tracking_id, {"status": "in_transit"})
+    assert len(sent) == 5, sent
+
+
+def test_a_bot_with_a_webhook_endpoint_looks_its_subscribers_up_and_writes_the_event(pg_app):
+    make_webhook(pg_app, BOT)
+    tracking_id = make_tracking(pg_app, BOT)
+    sent = statements_of(pg_app, update_tracking, BOT, tracking_id, {"status": "in_transit"})
+    assert len(sent) == 5 + 3, sent  # the endpoints, the event, its delivery
+    assert "webhook_endpoints" in sent[5]
 
 
 # --- status history ----------------------------------------------------------------------------------------

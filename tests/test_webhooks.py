@@ -20,11 +20,13 @@ from sqlalchemy import func, select, update
 
 from conftest import in_app, make_tenant, make_webhook, require_service
 from servers import REPO, clean_env
+from tracker_api.changes import next_change_seq
 from tracker_api.extensions import db
-from tracker_api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from tracker_api.models import TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tracker_api.models.types import utcnow
 from tracker_api.webhooks import addresses
 from tracker_api.webhooks.delivery import retry_delay, run_worker
+from tracker_api.webhooks.signing import new_secret
 from webhook_receiver import Receiver
 
 EXAMPLES = REPO / "examples"
@@ -211,6 +213,33 @@ def test_a_bot_without_webhooks_stores_no_events(app, http, tenant, other_tenant
     make_webhook(app, other_tenant.bot_id)
     http.post(f"/api/v1/tracking/{tenant.bot_id}", json=PARCEL, headers=tenant.headers)
     assert in_app(app, lambda: db.session.scalar(select(func.count()).select_from(WebhookEvent))) == 0
+
+
+def write_parcel_unnumbered(bot_id, tracking_number):
+    """A parcel written straight through the ORM, as code that bypasses the bot's lock would write it."""
+    db.session.add(TrackingNumber(bot_id=bot_id, tracking_number=tracking_number, client_code="C", status="pending"))
+    db.session.commit()
+
+
+def test_an_endpoint_saved_after_the_bots_lock_in_the_same_transaction_gets_the_write(app, tenant):
+    """The lock statement found no endpoint (changes.py), but the transaction saved one since."""
+    def write():
+        next_change_seq(tenant.bot_id)
+        db.session.add(WebhookEndpoint(bot_id=tenant.bot_id, url="https://hooks.example.com/tracker",
+                                       events="tracking.created", enabled=True, secret=new_secret()))
+        write_parcel_unnumbered(tenant.bot_id, "HOOK1")
+    in_app(app, write)
+    assert [row["type"] for row in deliveries(app)] == ["tracking.created"]
+
+
+def test_what_the_bots_lock_found_ends_with_its_transaction(app, tenant):
+    def write():
+        next_change_seq(tenant.bot_id)  # no endpoint yet
+        db.session.commit()
+        make_webhook(app, tenant.bot_id)  # in a session of its own
+        write_parcel_unnumbered(tenant.bot_id, "HOOK1")
+    in_app(app, write)
+    assert [row["type"] for row in deliveries(app)] == ["tracking.created"]
 
 
 # --- retries, ordering, giving up --------------------------------------------------------------------------------

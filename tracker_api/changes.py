@@ -10,12 +10,19 @@ one short write transaction. Deletions leave a tombstone (DeletedRecord) numbere
 Every write to those tables must go through `next_change_seq` before it touches a row: taking the bot's lock
 first is also what keeps two writes from ever waiting on each other's rows in opposite orders.
 """
-from sqlalchemy import event, inspect, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, exists, inspect, update
+from sqlalchemy.orm import Session, object_session
 
 from .extensions import db
-from .models import Bot, Client, DeletedRecord, TrackingNumber
+from .models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
 from .models.types import utcnow
+
+BOTS_WITHOUT_WEBHOOKS = "bots_without_webhooks"  # the session.info key of bots_without_webhooks()
+# Built once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
+_LOCK = (update(Bot).where(Bot.id == bindparam("bot_id"))
+         .values(change_seq=Bot.change_seq + bindparam("count", type_=Bot.change_seq.type))
+         .returning(Bot.change_seq, exists().where(WebhookEndpoint.bot_id == bindparam("bot_id"),
+                                                   WebhookEndpoint.enabled.is_(True))))
 
 
 def next_change_seq(bot_id):
@@ -34,10 +41,38 @@ def record_deletion(record, kind, code, change_seq, at=None):
 def next_change_seqs(bot_id, count):
     """Lock the bot's change counter until commit and reserve `count` numbers at once; returns the first of
     them. A bulk import numbers its rows in order with one UPDATE instead of one per row; `count` 0 only takes
-    the lock (an import takes it before it reads the rows it will compare)."""
-    last = db.session.execute(update(Bot).where(Bot.id == bot_id).values(change_seq=Bot.change_seq + count)
-                              .returning(Bot.change_seq)).scalar_one()
+    the lock (an import takes it before it reads the rows it will compare). The same statement tells whether
+    the bot has an enabled webhook endpoint: see bots_without_webhooks. Run on the session's connection rather
+    than through the ORM, whose handling of an UPDATE (an autoflush, then loaded Bot objects brought up to date)
+    cost more than the statement: rows still pending are flushed after the lock, as they should be, and nothing
+    reads a loaded Bot's change_seq (feed.py selects the column)."""
+    last, has_webhooks = db.session.connection().execute(_LOCK, {"bot_id": bot_id, "count": count}).one()
+    without = db.session.info.setdefault(BOTS_WITHOUT_WEBHOOKS, set())
+    (without.discard if has_webhooks else without.add)(bot_id)
     return last - count + 1
+
+
+def bots_without_webhooks(session):
+    """The bots this transaction has locked that had no enabled webhook endpoint then: the outbox
+    (webhooks/outbox.py) skips its look-up of their subscribers, a round trip on every write of most bots.
+    Saving an endpoint does not take the bot's lock, so a concurrent one races with a write alike whether it is
+    looked for here or at the flush a moment later; one this transaction writes itself is forgotten (below)."""
+    return session.info.get(BOTS_WITHOUT_WEBHOOKS, frozenset())
+
+
+@event.listens_for(WebhookEndpoint, "after_insert")
+@event.listens_for(WebhookEndpoint, "after_update")
+@event.listens_for(WebhookEndpoint, "after_delete")
+def _forget_bot_without_webhooks(mapper, connection, endpoint):
+    """An endpoint this transaction writes may be one the write should announce to."""
+    object_session(endpoint).info.get(BOTS_WITHOUT_WEBHOOKS, set()).discard(endpoint.bot_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_bots_without_webhooks(session, transaction):
+    """What the locks found holds for their transaction only."""
+    if transaction.parent is None:
+        session.info.pop(BOTS_WITHOUT_WEBHOOKS, None)
 
 
 @event.listens_for(Session, "before_flush")

@@ -16,8 +16,8 @@ from collections import Counter, defaultdict
 from datetime import timezone
 from decimal import Decimal
 
-from sqlalchemy import Date, and_, cast, delete, event, func, insert, inspect, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Date, and_, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from . import changes  # noqa: F401 - its before_flush loads deleted rows for the listener here
@@ -31,6 +31,7 @@ ID_BUCKET_WIDTH = 1024
 # Below this many rows to skip, a plain OFFSET is cheaper than summing buckets.
 BUCKETED_OFFSET = 5_000
 STATUS_MEASURES = ("status", "weight_kg", "total_cost_usd")
+TOTALS = (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal)
 
 
 # --- keeping them ---------------------------------------------------------------------------------------
@@ -57,34 +58,72 @@ class Changes:
         row[1] += sign * (values["weight_kg"] or 0)
         row[2] += sign * (values["total_cost_usd"] or 0)
 
+    def rows(self):
+        """{totals table: the rows this flush adds to it}; rows that add nothing are left out."""
+        return {
+            TrackingStatusTotal: [
+                {"bot_id": bot, "status": status, "count": count, "total_weight_kg": weight, "total_cost_usd": cost}
+                for (bot, status), (count, weight, cost) in self.statuses.items() if count or weight or cost],
+            TrackingCreatedDay: [{"bot_id": bot, "day": day, "count": count}
+                                 for (bot, day), count in self.days.items() if count],
+            TrackingIdBucket: [{"bot_id": bot, "bucket": bucket, "count": count}
+                               for (bot, bucket), count in self.buckets.items() if count],
+            ClientTotal: [{"bot_id": bot, "count": count} for bot, count in self.clients.items() if count],
+        }
+
     def apply(self, connection):
-        upsert(connection, TrackingStatusTotal, [
-            {"bot_id": bot, "status": status, "count": count, "total_weight_kg": weight, "total_cost_usd": cost}
-            for (bot, status), (count, weight, cost) in self.statuses.items() if count or weight or cost])
-        upsert(connection, TrackingCreatedDay, [
-            {"bot_id": bot, "day": day, "count": count} for (bot, day), count in self.days.items() if count])
-        upsert(connection, TrackingIdBucket, [
-            {"bot_id": bot, "bucket": bucket, "count": count} for (bot, bucket), count in self.buckets.items()
-            if count])
-        upsert(connection, ClientTotal, [{"bot_id": bot, "count": count} for bot, count in self.clients.items()
-                                         if count])
+        """Add the rows to the totals: on PostgreSQL in one statement, on SQLite one per table that moved."""
+        rows = self.rows()
+        if not any(rows.values()):
+            return
+        if connection.dialect.name == "postgresql":
+            connection.execute(_upsert_all_postgresql(), {
+                _array_name(model, column): [row[column] for row in rows[model]]
+                for model in TOTALS for column in model.__table__.columns.keys()})
+        else:
+            for model, model_rows in rows.items():
+                if model_rows:
+                    connection.execute(_upsert_one(model), model_rows)
 
 
-def upsert(connection, model, rows):
-    """Add each row's measures to the stored ones (inserting rows that are not there yet)."""
-    if rows:
-        connection.execute(_upsert_statement(connection.dialect.name, model), rows)
+# The upserts are hand-written SQL, built once: SQLAlchemy does not cache its PostgreSQL and SQLite
+# INSERT ... ON CONFLICT constructs, and compiling three of them cost every write more than running them.
+def _upsert_sql(model, source):
+    """INSERT of `source`'s rows into a totals table, each adding its measures to the stored row of its key."""
+    table = model.__table__
+    keys = [column.name for column in table.primary_key]
+    measures = ", ".join(f"{name} = stored.{name} + excluded.{name}" for name in table.columns.keys()
+                         if name not in keys)
+    return (f"INSERT INTO {table.name} AS stored ({', '.join(table.columns.keys())}) {source} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {measures}")
 
 
 @functools.cache
-def _upsert_statement(dialect_name, model):
-    """Built once per table: building `excluded` anew on every write cost more than running the statement."""
-    table = model.__table__
-    statement = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
-    keys = [column.name for column in table.primary_key]
-    measures = {column.name: column + statement.excluded[column.name] for column in table.columns
-                if column.name not in keys}
-    return statement.on_conflict_do_update(index_elements=keys, set_=measures)
+def _upsert_one(model):
+    """One table's upsert, its rows given as executemany parameters (SQLite)."""
+    columns = model.__table__.columns
+    return text(_upsert_sql(model, f"VALUES ({', '.join(':' + name for name in columns.keys())})")).bindparams(
+        *(bindparam(column.name, type_=column.type) for column in columns))
+
+
+def _array_name(model, column):
+    return f"{model.__tablename__}_{column}"
+
+
+@functools.cache
+def _upsert_all_postgresql():
+    """Every table's upsert in one statement (PostgreSQL runs INSERTs inside WITH): one round trip per write
+    instead of one per table. Each column's values arrive as one array, so the text, and the plan psycopg
+    prepares for it, is the same whichever tables moved; an empty array inserts nothing."""
+    dialect = postgresql.dialect()
+    upserts = []
+    for model in TOTALS:
+        arrays = ", ".join(f"CAST(:{_array_name(model, column.name)} AS {column.type.compile(dialect)}[])"
+                           for column in model.__table__.columns)
+        upserts.append(_upsert_sql(model, f"SELECT * FROM unnest({arrays})"))
+    *first, last = upserts
+    return text("WITH " + ", ".join(f"moved_{number} AS ({upsert})" for number, upsert in enumerate(first))
+                + " " + last)
 
 
 def _column_values(instance, names):
@@ -167,7 +206,7 @@ def fresh_counts(connection, bot_id=None):
 def stored_counts(connection, bot_id=None):
     """The same shape as fresh_counts, read from the totals tables (rows whose measures are all zero left out)."""
     result = {}
-    for model in (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal):
+    for model in TOTALS:
         query = select(*model.__table__.columns)
         if bot_id is not None:
             query = query.where(model.bot_id == bot_id)

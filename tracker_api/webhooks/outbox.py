@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from .. import changes  # noqa: F401 - its before_flush loads deleted records for the listener here
+from ..changes import bots_without_webhooks  # changes.py's before_flush also loads deleted records for us
 from ..models import (Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent)
 from ..models.types import utcnow
 
@@ -101,11 +101,16 @@ def _changes(session):
                 yield instance.bot_id, f"{kind}.updated", instance, instance.change_seq, {"changed": sorted(changed)}
 
 
-def _subscribers(connection, bot_ids):
-    """{(bot_id, event type): [endpoint ids]} of the bots' enabled endpoints."""
-    rows = connection.execute(select(WebhookEndpoint.id, WebhookEndpoint.bot_id, WebhookEndpoint.events)
-                              .where(WebhookEndpoint.bot_id.in_(bot_ids), WebhookEndpoint.enabled.is_(True)))
+def _subscribers(session, bot_ids):
+    """{(bot_id, event type): [endpoint ids]} of the bots' enabled endpoints; not looked up for a bot that had
+    none when this transaction locked it (changes.py)."""
+    bot_ids = bot_ids - bots_without_webhooks(session)
     found = defaultdict(list)
+    if not bot_ids:
+        return found
+    rows = session.connection().execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.bot_id, WebhookEndpoint.events)
+        .where(WebhookEndpoint.bot_id.in_(bot_ids), WebhookEndpoint.enabled.is_(True)))
     for endpoint_id, bot_id, events in rows:
         for event_type in events.split(","):
             found[bot_id, event_type].append(endpoint_id)
@@ -140,8 +145,7 @@ def _write_events(session, flush_context):
     changes = list(_changes(session))
     if not changes:
         return
-    connection = session.connection()
-    subscribers = _subscribers(connection, {bot_id for bot_id, *_ in changes})
+    subscribers = _subscribers(session, {bot_id for bot_id, *_ in changes})
     events = []
     for bot_id, event_type, instance, sequence, extra in changes:
         endpoint_ids = subscribers.get((bot_id, event_type))
@@ -150,4 +154,4 @@ def _write_events(session, flush_context):
             data = {PAYLOAD_KEYS[kind]: record_fields(instance), **extra}
             events.append((bot_id, event_type, f"{kind}:{instance.id}", sequence, data, endpoint_ids))
     if events:
-        enqueue(connection, events)
+        enqueue(session.connection(), events)

@@ -2,6 +2,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_smorest import abort
+from sqlalchemy import bindparam
 
 from ... import totals
 from ...changes import next_change_seq, record_deletion
@@ -61,13 +62,18 @@ def select_tracking(bot_id, status_filter=None, client_code=None):
     return statement
 
 
+# Built once, as every read and write of one parcel runs them: building one anew, with its cache key, cost more
+# than PostgreSQL takes to run it.
+_BY_ID = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
+                                         TrackingNumber.id == bindparam("tracking_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update().execution_options(populate_existing=True)
+
+
 def get_tracking(bot_id, tracking_id, *, for_update=False):
     """One of this bot's tracking numbers; another bot's id is as absent as a missing one. `for_update` locks
     the row until commit, so concurrent updates queue and each records the status the one before it left."""
-    statement = db.select(TrackingNumber).where(TrackingNumber.bot_id == bot_id, TrackingNumber.id == tracking_id)
-    if for_update:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    record = db.session.scalar(statement)
+    record = db.session.scalar(_BY_ID_FOR_UPDATE if for_update else _BY_ID,
+                               {"bot_id": bot_id, "tracking_id": tracking_id})
     if record is None:
         abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
     return record
@@ -106,22 +112,29 @@ def _total_cost(weight, price):
     return total, None
 
 
+def _status_event(record, previous_status, source, api_key_id):
+    """The history row of the status `record` has just taken."""
+    return StatusEvent(tracking_id=record.id, bot_id=record.bot_id, status=record.status,
+                       previous_status=previous_status, source=source, api_key_id=api_key_id,
+                       created_at=record.updated_at)
+
+
 def _record_status(record, previous_status, source, api_key_id):
-    db.session.add(StatusEvent(tracking_id=record.id, bot_id=record.bot_id, status=record.status,
-                               previous_status=previous_status, source=source, api_key_id=api_key_id,
-                               created_at=record.updated_at))
+    db.session.add(_status_event(record, previous_status, source, api_key_id))
 
 
 def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
-    """Create a parcel and its first history row; `at` backdates it (demo data, imports)."""
-    change_seq = next_change_seq(bot_id)
+    """Create a parcel and its first history row; `at` backdates it (demo data, imports). Both rows are ready
+    before the bot's lock is taken, and go in one flush: the history row, added through the relationship, gets
+    the parcel's id from that flush."""
     fields = dict(fields)
     _derive_total_cost(fields)
     now = at or utcnow()
-    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, change_seq=change_seq, **fields)
+    record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
+    record.history.append(_status_event(record, None, source, api_key_id))
+    record.change_seq = next_change_seq(bot_id)
     db.session.add(record)
     flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
-    _record_status(record, None, source, api_key_id)
     db.session.commit()
     return record
 
