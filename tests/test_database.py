@@ -55,3 +55,10 @@ def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_at_checkou
         assert statuses == [200, 200, 200]
     finally:
         dispose_app(app)
+
+
+def test_prepared_statements_are_planned_for_their_own_parameters(postgresql_only_app):
+    """A generic plan of a list page cannot tell a big bot from a small one (database.postgresql_session_options)."""
+    with postgresql_only_app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"

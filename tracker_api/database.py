@@ -40,8 +40,11 @@ def register_database(app):
 
 def postgresql_session_options(config):
     """libpq `options` set on every new connection, so no request can run without them."""
-    # Dates (statistics per day) are computed in UTC whatever the server's TimeZone is.
-    settings = ["-c timezone=UTC"]
+    # Dates (statistics per day) are computed in UTC whatever the server's TimeZone is. psycopg prepares a statement
+    # run five times, and PostgreSQL may then plan it once for any parameters: a generic plan of a list page cannot
+    # see which bot it reads, and read all of a big bot's million rows to sort them (488 ms instead of 0.3). Custom
+    # plans keep preparing's saved parsing and plan each execution for its own values.
+    settings = ["-c timezone=UTC", "-c plan_cache_mode=force_custom_plan"]
     if config.get("DATABASE_STATEMENT_TIMEOUT_MS"):
         settings.append(f"-c statement_timeout={int(config['DATABASE_STATEMENT_TIMEOUT_MS'])}")
     return " ".join(settings)

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from datetime import timezone
 from decimal import Decimal
 
-from sqlalchemy import Date, and_, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
+from sqlalchemy import Date, and_, bindparam, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -250,13 +250,21 @@ def recount(connection, bot_id=None):
 
 # --- reading them ---------------------------------------------------------------------------------------
 
+# The bot's kept parcel count, built once with bound parameters (:bot_id, and :status for one status's count): the
+# tracking list embeds it in its page query (resources/tracking/service.py).
+_TRACKING_TOTAL = select(func.coalesce(func.sum(TrackingStatusTotal.count), 0)).where(
+    TrackingStatusTotal.bot_id == bindparam("bot_id"))
+_TRACKING_TOTALS = {False: _TRACKING_TOTAL, True: _TRACKING_TOTAL.where(TrackingStatusTotal.status == bindparam("status"))}
+
+
+def tracking_total_statement(by_status):
+    """SELECT of the count of the bot :bot_id's parcels (in status :status when `by_status`)."""
+    return _TRACKING_TOTALS[by_status]
+
+
 def tracking_total(bot_id, status=None):
     """How many parcels the bot has (in `status`, when given)."""
-    statement = select(func.coalesce(func.sum(TrackingStatusTotal.count), 0)).where(
-        TrackingStatusTotal.bot_id == bot_id)
-    if status:
-        statement = statement.where(TrackingStatusTotal.status == status)
-    return db.session.scalar(statement)
+    return db.session.scalar(_TRACKING_TOTALS[bool(status)], {"bot_id": bot_id, "status": status})
 
 
 def client_total(bot_id):

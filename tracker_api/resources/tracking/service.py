@@ -2,7 +2,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_smorest import abort
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 
 from ... import totals
 from ...changes import next_change_seq, record_deletion
@@ -22,23 +22,42 @@ CENT = Decimal("0.01")
 LIST_COLUMNS = (*TrackingNumber.__table__.columns, TrackingNumber.status.label("current_status"))
 
 
+def _page_with_kept_total(by_status):
+    """A newest-first page of :bot_id's parcels (of status :status when `by_status`) with the bot's kept total as a
+    column of every row: one round trip instead of two. Built once, with bound parameters."""
+    statement = select(*LIST_COLUMNS, totals.tracking_total_statement(by_status).scalar_subquery().label("total"))
+    statement = statement.where(TrackingNumber.bot_id == bindparam("bot_id"))
+    if by_status:
+        statement = statement.where(TrackingNumber.status == bindparam("status"))
+    else:
+        statement = statement.where(newest_first_bound(TrackingNumber, bindparam("bot_id")))
+    return statement.order_by(TrackingNumber.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+PAGES_WITH_KEPT_TOTAL = {by_status: _page_with_kept_total(by_status) for by_status in (False, True)}
+
+
 def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None, cursor=None, updated_since=None):
     """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
     if cursor or updated_since:
         return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size,
                              total=totals.tracking_total(bot_id), cursor=cursor, updated_since=updated_since,
                              columns=LIST_COLUMNS)
+    offset = (page - 1) * page_size
+    if not client_code and (status_filter or offset < totals.BUCKETED_OFFSET):
+        rows = db.session.execute(PAGES_WITH_KEPT_TOTAL[bool(status_filter)], {
+            "bot_id": bot_id, "status": status_filter, "limit": page_size, "offset": offset}).all()
+        # A page past the end has no row to carry the total: it is asked for alone.
+        total = rows[0].total if rows else totals.tracking_total(bot_id, status_filter)
+        return {"tracking_numbers": rows, "total": total}
     statement = (select_tracking(bot_id, status_filter, client_code).with_only_columns(*LIST_COLUMNS)
                  .order_by(TrackingNumber.id.desc()))
-    # A client's parcels have no kept total: counting them is an index range of their own.
-    total = count_rows(statement) if client_code else totals.tracking_total(bot_id, status_filter)
-    offset = (page - 1) * page_size
-    if status_filter or client_code:
+    if client_code:  # a client's parcels have no kept total: counting them is an index range of their own
+        total = count_rows(statement)
         return {"tracking_numbers": page_items(statement, page, page_size, total, rows=True), "total": total}
-    if offset < totals.BUCKETED_OFFSET or offset >= total:
-        statement = statement.where(newest_first_bound(TrackingNumber, bot_id))
-        return {"tracking_numbers": page_items(statement, page, page_size, total, rows=True), "total": total}
-    return {"tracking_numbers": _deep_page(statement, bot_id, offset, page_size), "total": total}
+    total = totals.tracking_total(bot_id)
+    return {"tracking_numbers": _deep_page(statement, bot_id, offset, page_size) if offset < total else [],
+            "total": total}
 
 
 def _deep_page(statement, bot_id, offset, page_size):
