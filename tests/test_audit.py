@@ -212,14 +212,23 @@ def usage_in_redis(redis_url, key_id):
     return redis.Redis.from_url(redis_url, decode_responses=True).hgetall(f"tracker_api:usage:{key_id}:{day}")
 
 
-def test_a_worker_writes_its_summed_usage_once_per_interval(app, redis_url, tenant):
-    worker = make_app_like(app, REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE=1000, SHARED_STORE_FLUSH_SECONDS=0.5)
+def test_a_worker_sums_usage_until_its_interval_ends(app, redis_url, tenant):
+    worker = make_app_like(app, REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE=1000, SHARED_STORE_FLUSH_SECONDS=600)
     try:
         client = worker.test_client()
         assert [client.get(BOT_PATH, headers=tenant.headers).status_code for _ in range(20)] == [200] * 20
         assert usage_in_redis(redis_url, tenant.key_id) == {}  # summed in the worker, not yet written
+    finally:
+        dispose_app(worker)
+
+
+def test_a_worker_writes_its_summed_usage_once_its_interval_ends(app, redis_url, tenant):
+    worker = make_app_like(app, REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE=1000, SHARED_STORE_FLUSH_SECONDS=0.3)
+    try:
+        client = worker.test_client()
+        assert [client.get(BOT_PATH, headers=tenant.headers).status_code for _ in range(20)] == [200] * 20
         deadline = time.monotonic() + 5
-        while not usage_in_redis(redis_url, tenant.key_id) and time.monotonic() < deadline:
+        while usage_in_redis(redis_url, tenant.key_id).get("success") != "20" and time.monotonic() < deadline:
             time.sleep(0.1)
         written = usage_in_redis(redis_url, tenant.key_id)
         assert written["success"] == "20" and written["last_used_address"] == "127.0.0.1"
