@@ -199,6 +199,10 @@ def make_app_like(app, **overrides):
 
 
 def dispose_app(app):
+    """Close the app's connections, and write the usage its Redis store summed now, not in a later test's Redis."""
+    store = app.extensions.get("shared_store")
+    if hasattr(store, "flush"):
+        store.flush()
     with app.app_context():
         db.engine.dispose()
 
