@@ -17,7 +17,8 @@ class Config:
     )
     # Pre-ping: a connection the database dropped (a restart, a failover) is replaced at checkout, so requests
     # succeed again as soon as the database is back, without restarting the workers (tests/test_faults.py).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No pool_pre_ping: a pooled PostgreSQL connection is checked at checkout without a round trip (database.py).
+    SQLALCHEMY_ENGINE_OPTIONS = {}
     # PostgreSQL cancels any one statement that runs longer than this (0: no limit), and the request gets a 503
     # problem. Below gunicorn's 30 s timeout, so a stuck query or a lock held too long costs one request, not a
     # killed worker and every request its other threads were serving. `flask db upgrade` is bound by it too.

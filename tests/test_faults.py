@@ -2,7 +2,7 @@
 a PostgreSQL cluster and a redis-server of this module's own (tests/servers.py), never the machine's shared ones.
 
 - PostgreSQL stopped for two seconds under load, then started: every answer is a success or the documented 503
-  problem with Retry-After, the workers serve again without a restart (pool_pre_ping), no create is half-written.
+  problem with Retry-After, the workers serve again without a restart (the pool's checkout check), no create is half-written.
 - Redis stopped, then started: the API keeps answering, /readyz says "degraded" with a 200, budgets fall back to
   each worker's memory; once Redis is back, /readyz is ok and one budget is shared by every worker again.
   A Redis that hangs and then dies is test_ratelimit_gunicorn.py's; one unreachable from the start, in one
@@ -280,7 +280,7 @@ def test_a_connection_cut_once_the_answer_is_ready_leaves_the_answer_alone(stack
 
 
 def test_after_a_quick_restart_no_request_is_handed_a_dead_connection(stack):
-    """Every connection the workers pooled before the restart is dead; pre-ping replaces each at checkout.
+    """Every connection the workers pooled before the restart is dead; the checkout's socket check replaces each.
     Without it, the first request on a dead connection in each worker would be a 503."""
     tenant = new_tenant(stack)
     assert until_every_worker_served(stack, tenant) == {200}  # both workers now hold pooled connections

@@ -30,7 +30,6 @@ def register_database(app):
     if url.get_backend_name() == "postgresql":
         connect_args = options["connect_args"] = dict(options.get("connect_args", {}))
         connect_args.setdefault("options", postgresql_session_options(app.config))
-        options["pool_pre_ping"] = False  # _check_pooled_postgresql_connection does its work without a round trip
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     # Teardowns run last-registered first: this one before Flask-SQLAlchemy's own session removal.

@@ -88,7 +88,7 @@ def _note_key_changes(session, flush_context):
 
 @event.listens_for(Session, "after_commit")
 def _replace_token_after_commit(session):
-    if session.info.pop(PENDING, False) and has_app_context() and "key_lookup_cache" in current_app.extensions:
+    if session.info.pop(PENDING, False) and has_app_context():
         if not replace_token():
             current_app.logger.warning(
                 "A change to an API key or bot was committed but Redis did not answer: workers may keep using their "
