@@ -35,12 +35,14 @@ import redis  # noqa: E402
 import requests  # noqa: E402
 
 import bigdata  # noqa: E402
+import stack_floor_app  # noqa: E402
 from servers import (GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask,  # noqa: E402
                      stop_process, worker_pids)
 from tracker_api.feed import encode_cursor  # noqa: E402
 
 LUA = BENCH / "lua"
-FLOOR_APP = BENCH.parent.parent / "shared" / "bench" / "floor_app.py"
+FLOOR_APP = BENCH.parent.parent / "shared" / "bench" / "floor_app:app"  # gunicorn runs floor_app.py's app
+STACK_FLOOR_APP = BENCH / "stack_floor_app:create_app()"
 RESULTS = BENCH / "results" / "latest.md"
 API = "/api/v1"
 PEPPER = "bench-pepper-not-secret"
@@ -60,20 +62,20 @@ def app_env(args, database_url):
 
 
 class FloorServer:
-    """floor_app.py under gunicorn with the production config file, reading the bench database."""
+    """A floor app (floor_app.py, or stack_floor_app.py) under gunicorn with the production config file, reading
+    the bench database."""
 
-    def __init__(self, directory, database_url, workers):
+    def __init__(self, directory, workers, app_spec, env, name="floor"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = clean_env(FLOOR_DSN=database_url)
-        with open(directory / "floor.out", "w") as out, open(directory / "floor.err", "w") as err:
+        with open(directory / f"{name}.out", "w") as out, open(directory / f"{name}.err", "w") as err:
             self.process = subprocess.Popen(
                 [str(GUNICORN), "-c", str(GUNICORN_CONF), "--workers", str(workers), "--bind",
-                 f"127.0.0.1:{self.port}", "--chdir", str(FLOOR_APP.parent), "floor_app:app"],
-                env=env, stdout=out, stderr=err)
-        self._wait_until_serving()
+                 f"127.0.0.1:{self.port}", "--chdir", str(app_spec.parent), app_spec.name],
+                env=clean_env(**env), stdout=out, stderr=err)
+        self._wait_until_serving(name)
 
-    def _wait_until_serving(self, timeout=40):
+    def _wait_until_serving(self, name, timeout=40):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -82,7 +84,7 @@ class FloorServer:
             except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError("the floor app did not start")
+        raise RuntimeError(f"{name} did not start")
 
     def stop(self):
         stop_process(self.process)
@@ -257,6 +259,62 @@ def measure_floor(floor, scenarios, args):
     return results
 
 
+# --- the stack's own floor -----------------------------------------------------------------------------------
+
+# stack_floor_app.py's layers, each adding one part of the fixed stack to the one before (its docstring says how).
+STACK_LAYERS = [
+    ("sa", "Flask-SQLAlchemy: the floor's query as a Core select through `db.session`"),
+    ("sm", "+ flask-smorest: query arguments and the answer through marshmallow schemas"),
+    ("rl", "+ Flask-Limiter: one fixed-window hit counted in Redis"),
+    ("key", "+ the presented key looked up in Redis on every request (one HGET)"),
+]
+
+
+def stack_scenarios(facts, key, directory):
+    env = {"BENCH_KEY": key}
+    for layer, _ in STACK_LAYERS:
+        yield (layer, "page"), Scenario(f"stack {layer} page", "big", "get", f"/{layer}/page/{facts.bot_id}", "page",
+                                        "read", env)
+        yield (layer, "item"), Scenario(f"stack {layer} get by id", "big", "by_id", "", "hello", "get",
+                                        {**env, "BENCH_IDS": ids_file(directory, facts),
+                                         "BENCH_PREFIX": f"/{layer}/item/{facts.bot_id}/"})
+
+
+def measure_stack_floor(directory, database_url, facts, key, args):
+    """Every layer of stack_floor_app.py on the big bot: its page (against /page) and get by id (against /hello)."""
+    stack_floor_app.register_key(key, facts.bot_id, args.redis_url)
+    server = FloorServer(directory, gunicorn_workers(), STACK_FLOOR_APP,
+                         {"STACK_FLOOR_DSN": database_url, "REDIS_URL": args.redis_url}, "stack_floor")
+    try:
+        results = {}
+        for name, scenario in stack_scenarios(facts, key, directory):
+            check_answers(server.url, scenario)
+            results[name] = measure(server.url, scenario, args)
+            print(f"  {scenario.name}: {results[name]['rps']:.0f} req/s", file=sys.stderr)
+        return results
+    finally:
+        server.stop()
+
+
+def stack_floor_text(stack, floor, results):
+    """The layers' table, with the API's own list page 1 and get by id of the big bot below them."""
+    if not stack:
+        return ""
+    page_floor, hello_floor = floor[("big", "page")]["rps"], floor[("any", "hello")]["rps"]
+    rows = [[f"`/{layer}`", adds, f"{stack[(layer, 'page')]['rps']:.0f}",
+             f"{stack[(layer, 'page')]['rps'] / page_floor:.2f}", f"{stack[(layer, 'item')]['rps']:.0f}",
+             f"{stack[(layer, 'item')]['rps'] / hello_floor:.2f}"] for layer, adds in STACK_LAYERS]
+    api = {scenario.name: figures["rps"] for scenario, figures in results if scenario.bot == "big"}
+    if "list page 1" in api and "get by id" in api:
+        rows.append(["the API", "everything: auth, limits, audit, metrics, ETag, request log",
+                     f"{api['list page 1']:.0f}", f"{api['list page 1'] / page_floor:.2f}", f"{api['get by id']:.0f}",
+                     f"{api['get by id'] / hello_floor:.2f}"])
+    header = ["layer", "adds", "page req/s", "÷ floor /page", "get by id req/s", "÷ floor /hello"]
+    return "\n".join([
+        "The fixed stack's own floor (bench/stack_floor_app.py; big bot; the floor figures above, the same run):",
+        "", markdown_table(header, rows)])
+
+
 # --- targets and table --------------------------------------------------------------------------------------
 
 def verdict(scenario, figures, floor_rps):
@@ -307,8 +365,9 @@ def machine_text():
     return f"{os.cpu_count()} CPUs ({cpu}), {memory_gib:.0f} GiB, {platform.system()} {platform.release()}"
 
 
-def report(args, context, rows, floor_sittings, memory, soak):
-    """The whole result as markdown: header, the table, the floor sittings, the memory curve(s)."""
+def report(args, context, rows, floor_sittings, memory, soak, stack_text=""):
+    """The whole result as markdown: header, the table, the floor sittings, the stack's floor, the memory
+    curve(s)."""
     header = ["scenario", "bot", "req/s", "p50 ms", "p99 ms", "floor req/s", "ratio", "target", "result", "errors",
               "load", "note"]
     floor_lines = [f"- {name[1]} {name[0]}: " + ", ".join(f"{sitting[name]['rps']:.0f}" for sitting in floor_sittings)
@@ -328,6 +387,7 @@ def report(args, context, rows, floor_sittings, memory, soak):
         "Floor sittings:",
         *floor_lines,
         "",
+        *([stack_text, ""] if stack_text else []),
         memory_text(memory, "App workers' memory over the scenarios"),
     ]
     if soak:
@@ -407,12 +467,14 @@ def measure_everything(app, floor, bots, keys, directory, args, database_url):
               if chosen(s, args)]
     results += run_scenarios(app, writes, args)
     floor_after = measure_floor(floor, floor_scenarios(bots), args)
+    stack = (measure_stack_floor(directory, database_url, bots["big"], keys["big"], args)
+             if chosen(Scenario("stack floor", "big", "", "", "", ""), args) else {})
     sampler.sample("scenarios done")
     memory = list(sampler.samples)
     soak_text = soak(app, bots["big"], keys["big"], directory, sampler, args) if args.soak_minutes else ""
     sampler.stop()
-    return {"results": results, "floor": [floor_before, floor_after], "memory": memory, "soak": soak_text,
-            "writes_since": writes_since}
+    return {"results": results, "floor": [floor_before, floor_after], "stack": stack, "memory": memory,
+            "soak": soak_text, "writes_since": writes_since}
 
 
 def undo_writes(env, database_url, since, bots):
@@ -437,7 +499,8 @@ def write_results(path, text, context, measured):
     path.with_suffix(".json").write_text(json.dumps(
         {"context": {**context, "big": context["big"].bot_id, "small": context["small"].bot_id},
          "scenarios": [{"name": s.name, "bot": s.bot, **figures} for s, figures in measured["results"]],
-         "floor": sittings, "memory": measured["memory"], "soak": measured["soak"]}, indent=1))
+         "floor": sittings, "stack": {f"{layer} {kind}": figures for (layer, kind), figures in measured["stack"].items()},
+         "memory": measured["memory"], "soak": measured["soak"]}, indent=1))
 
 
 def main():
@@ -455,7 +518,7 @@ def main():
     workers = gunicorn_workers()
     app = Gunicorn(directory, env, workers, "-c", str(GUNICORN_CONF))
     try:
-        floor = FloorServer(directory, database_url, workers)
+        floor = FloorServer(directory, workers, FLOOR_APP, {"FLOOR_DSN": database_url})
         try:
             measured = measure_everything(app, floor, bots, keys, directory, args, database_url)
         finally:
@@ -469,7 +532,7 @@ def main():
                "threads": os.environ.get("GUNICORN_THREADS", "4"),
                "cleanup": undo_writes(env, database_url, measured["writes_since"], bots)}
     text = report(args, context, table_rows(measured["results"], best_floor), measured["floor"], measured["memory"],
-                  measured["soak"])
+                  measured["soak"], stack_floor_text(measured["stack"], best_floor, measured["results"]))
     write_results(args.results, text, context, measured)
     print(text)
     print(f"written to {args.results}; gunicorn logs in {directory}", file=sys.stderr)

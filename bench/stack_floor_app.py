@@ -1,0 +1,166 @@
+"""The stack's floor: the least each part of the fixed stack costs, added one at a time on the floor's own page.
+
+`../shared/bench/floor_app.py` measures Flask with raw psycopg. The issue fixes more than that: Flask-SQLAlchemy for
+the data, flask-smorest and marshmallow for arguments and answers, Flask-Limiter counting in Redis, and the
+security rules (a revoked key refused on the very next request, on every worker) need a shared look at the key on
+every request. This app does the floor's work with each of those parts added in turn and nothing of ours, so
+that `make bench` can say what the parts cost before the API does anything of its own:
+
+    /<layer>/page/<bot>          the floor's page of 50 rows (newest first, no total)
+    /<layer>/item/<bot>/<id>     one of the bot's rows by id (compared with the floor's /hello, as get by id is)
+
+    layer  what it adds to the one before
+    sa     Flask-SQLAlchemy: a Core select through db.session instead of a psycopg cursor
+    sm     flask-smorest: query arguments loaded by a marshmallow schema, the answer dumped by one
+    rl     Flask-Limiter: one hit of a fixed window counted in Redis (the storage the API uses)
+    key    the key check security needs: the presented key's hash looked up in Redis (one GET), 401 when unknown
+
+Started by bench/run.py as `gunicorn -c docker/gunicorn.conf.py 'stack_floor_app:create_app()'` (the config file
+the others run with), with STACK_FLOOR_DSN and REDIS_URL.
+"""
+import hashlib
+import os
+
+import redis
+from flask import Flask, abort, jsonify, request
+from flask.views import MethodView
+from flask_limiter import Limiter
+from flask_smorest import Api, Blueprint
+from flask_sqlalchemy import SQLAlchemy
+from marshmallow import Schema, fields
+from sqlalchemy import Float, bindparam, cast, column, select, table, tuple_
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1/floor"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
+KEYS_HASH = "stack_floor:keys"  # key hash -> bot id, filled by bench/run.py
+PAGE_SIZE = 50
+
+COLUMNS = ("id", "tracking_number", "client_code", "status", "quantity", "weight_kg", "total_cost_usd",
+           "created_at", "updated_at")
+tracking = table("tracking_numbers", column("bot_id"), *map(column, COLUMNS))
+# The floor's SQL: the money columns read as float8, as it does (no Decimal to convert in Python).
+ROW_COLUMNS = [cast(tracking.c[name], Float) if name in ("weight_kg", "total_cost_usd") else tracking.c[name]
+               for name in COLUMNS]
+PAGE = (select(*ROW_COLUMNS)
+        .where(tracking.c.bot_id == bindparam("bot"),
+               tuple_(tracking.c.bot_id, tracking.c.id) <= tuple_(bindparam("bot"), 9223372036854775807))
+        .order_by(tracking.c.bot_id.desc(), tracking.c.id.desc()).limit(PAGE_SIZE))
+ITEM = select(*ROW_COLUMNS).where(tracking.c.bot_id == bindparam("bot"), tracking.c.id == bindparam("id"))
+
+db = SQLAlchemy()
+
+
+def as_item(row):
+    """The floor's own dict of a row (for the sa layer, which has no schema)."""
+    return dict(id=row[0], tracking_number=row[1], client_code=row[2], current_status=row[3], quantity=row[4],
+                weight_kg=row[5], total_cost_usd=row[6], created_at=row[7].isoformat(),
+                updated_at=row[8].isoformat())
+
+
+class ItemSchema(Schema):
+    id = fields.Integer()
+    tracking_number = fields.String()
+    client_code = fields.String()
+    current_status = fields.String(attribute="status")
+    quantity = fields.Integer()
+    weight_kg = fields.Float()
+    total_cost_usd = fields.Float()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class PageSchema(Schema):
+    tracking_numbers = fields.List(fields.Nested(ItemSchema))
+    total = fields.Integer(allow_none=True)
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1)
+    page_size = fields.Integer(load_default=PAGE_SIZE)
+
+
+def read_page(bot_id):
+    return db.session.execute(PAGE, {"bot": bot_id}).all()
+
+
+def read_item(bot_id, item_id):
+    row = db.session.execute(ITEM, {"bot": bot_id, "id": item_id}).first()
+    if row is None:
+        abort(404)
+    return row
+
+
+def smorest_blueprint(name, limiter=None, check_key=None):
+    """The page and the item views under flask-smorest, optionally limited and keyed."""
+    blueprint = Blueprint(name, __name__, url_prefix=f"/{name}")
+
+    @blueprint.route("/page/<int:bot_id>")
+    class Page(MethodView):
+        @blueprint.arguments(PageArgs, location="query")
+        @blueprint.response(200, PageSchema)
+        def get(self, args, bot_id):
+            return {"tracking_numbers": read_page(bot_id), "total": None}
+
+    @blueprint.route("/item/<int:bot_id>/<int:item_id>")
+    class Item(MethodView):
+        @blueprint.response(200, ItemSchema)
+        def get(self, bot_id, item_id):
+            return read_item(bot_id, item_id)
+
+    if check_key is not None:
+        blueprint.before_request(check_key)
+    if limiter is not None:
+        limiter.limit("1000000/minute")(blueprint)
+    return blueprint
+
+
+def create_app(dsn=None, redis_url=None):
+    """The app; without arguments, STACK_FLOOR_DSN and REDIS_URL from the environment (as gunicorn starts it)."""
+    dsn = dsn or os.environ.get("STACK_FLOOR_DSN", DEFAULT_DSN)
+    redis_url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    app = Flask(__name__)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
+        SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "AUTOCOMMIT"},  # as the floor's connection
+        API_TITLE="stack floor", API_VERSION="1", OPENAPI_VERSION="3.0.3",
+        RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STRATEGY="fixed-window", RATELIMIT_HEADERS_ENABLED=True)
+    db.init_app(app)
+    limiter = Limiter(key_func=presented_key_hash, app=app, default_limits=[])
+    keys = redis.Redis.from_url(redis_url)
+
+    def check_key():
+        if keys.hget(KEYS_HASH, presented_key_hash()) is None:
+            return jsonify(detail="invalid key"), 401
+
+    @app.get("/sa/page/<int:bot_id>")
+    def sa_page(bot_id):
+        return jsonify(tracking_numbers=[as_item(row) for row in read_page(bot_id)], total=None)
+
+    @app.get("/sa/item/<int:bot_id>/<int:item_id>")
+    def sa_item(bot_id, item_id):
+        return jsonify(as_item(read_item(bot_id, item_id)))
+
+    @app.get("/hello")
+    def hello():
+        return {"ok": True}
+
+    api = Api(app)
+    api.register_blueprint(smorest_blueprint("sm"))
+    api.register_blueprint(smorest_blueprint("rl", limiter))
+    api.register_blueprint(smorest_blueprint("key", limiter, check_key))
+    return app
+
+
+def key_hash(plain_key):
+    return hashlib.sha256(plain_key.encode()).hexdigest()
+
+
+def presented_key_hash():
+    """Whose budget a request spends, and what the key layer looks up: never the plain key."""
+    return key_hash(request.headers.get("X-API-Key", ""))
+
+
+def register_key(plain_key, bot_id, redis_url):
+    """A key the key layer accepts (bench/run.py registers the big bot's before the runs)."""
+    redis.Redis.from_url(redis_url).hset(KEYS_HASH, key_hash(plain_key), bot_id)
+
