@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from datetime import timezone
 from decimal import Decimal
 
-from sqlalchemy import Date, and_, bindparam, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
+from sqlalchemy import Date, and_, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -286,16 +286,17 @@ def created_per_day(bot_id, first_day, last_day):
     return dict(rows.all())
 
 
-def skip_to_bucket(bot_id, offset):
-    """Where the newest-first list's row number `offset` (0-based) is: (id bound, rows still to skip below it),
-    meaning the row is the `rows`-th of those with id < bound, newest first; None when the bot has fewer rows."""
+def _row_bucket_statement():
+    """SELECT of the id bucket holding the bot :bot_id's newest-first row number :offset (0-based) and how many of
+    the bot's rows come before that bucket; no row when the bot has fewer. Built once, with bound parameters."""
     running = func.sum(TrackingIdBucket.count).over(order_by=TrackingIdBucket.bucket.desc())
     buckets = (select(TrackingIdBucket.bucket, (running - TrackingIdBucket.count).label("before"),
                       running.label("through"))
-               .where(TrackingIdBucket.bot_id == bot_id).subquery())
-    found = db.session.execute(select(buckets.c.bucket, buckets.c.before)
-                               .where(and_(buckets.c.through > offset, buckets.c.before <= offset))
-                               .order_by(buckets.c.bucket.desc()).limit(1)).first()
-    if found is None:
-        return None
-    return (found.bucket + 1) * ID_BUCKET_WIDTH, offset - found.before
+               .where(TrackingIdBucket.bot_id == bindparam("bot_id")).subquery())
+    return (select(buckets.c.bucket, buckets.c.before)
+            .where(and_(buckets.c.through > bindparam("offset"), buckets.c.before <= bindparam("offset")))
+            .order_by(buckets.c.bucket.desc()).limit(1))
+
+
+ROW_BUCKET = _row_bucket_statement()
+
