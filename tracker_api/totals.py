@@ -267,8 +267,11 @@ def tracking_total(bot_id, status=None):
     return db.session.scalar(_TRACKING_TOTALS[bool(status)], {"bot_id": bot_id, "status": status})
 
 
+CLIENT_TOTAL = select(ClientTotal.count).where(ClientTotal.bot_id == bindparam("bot_id"))  # no row: none yet
+
+
 def client_total(bot_id):
-    return db.session.scalar(select(ClientTotal.count).where(ClientTotal.bot_id == bot_id)) or 0
+    return db.session.scalar(CLIENT_TOTAL, {"bot_id": bot_id}) or 0
 
 
 def status_totals(bot_id):

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from ... import totals
 from ...changes import next_change_seq, record_deletion
 from ...extensions import db
-from ...feed import feed_response
+from ...feed import Feed
 from ...imports import Importer
 from ...models import Client
 from ...models.types import utcnow
@@ -16,11 +16,13 @@ from .schemas import ClientCreateSchema
 CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")
 
 
+CLIENT_FEED = Feed(Client, "client", "clients", total=totals.CLIENT_TOTAL)
+
+
 def list_clients(bot_id, page, page_size, cursor=None, updated_since=None):
     """A page of the bot's clients, newest first; or, given a cursor or updated_since, of its changes."""
     if cursor or updated_since:
-        return feed_response(Client, "client", "clients", bot_id, page_size, total=totals.client_total(bot_id),
-                             cursor=cursor, updated_since=updated_since)
+        return CLIENT_FEED.response(bot_id, page_size, cursor=cursor, updated_since=updated_since)
     statement = (db.select(Client).where(Client.bot_id == bot_id, newest_first_bound(Client, bot_id))
                  .order_by(Client.id.desc()))
     total = totals.client_total(bot_id)

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, func, select
 from ... import totals
 from ...changes import next_change_seq, record_deletion
 from ...extensions import db
-from ...feed import feed_response
+from ...feed import Feed
 from ...imports import Importer
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
@@ -53,14 +53,14 @@ def _deep_page_with_kept_total():
 
 
 DEEP_PAGE_WITH_KEPT_TOTAL = _deep_page_with_kept_total()
+TRACKING_FEED = Feed(TrackingNumber, "tracking", "tracking_numbers", total=totals.tracking_total_statement(False),
+                     columns=LIST_COLUMNS)
 
 
 def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None, cursor=None, updated_since=None):
     """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
     if cursor or updated_since:
-        return feed_response(TrackingNumber, "tracking", "tracking_numbers", bot_id, page_size,
-                             total=totals.tracking_total(bot_id), cursor=cursor, updated_since=updated_since,
-                             columns=LIST_COLUMNS)
+        return TRACKING_FEED.response(bot_id, page_size, cursor=cursor, updated_since=updated_since)
     offset = (page - 1) * page_size
     if not client_code:
         statement = (PAGES_WITH_KEPT_TOTAL[bool(status_filter)] if status_filter or offset < totals.BUCKETED_OFFSET
