@@ -124,6 +124,22 @@ def test_the_overview_counts_this_bots_clients_and_parcels_by_status(http, tenan
                                    "delivered": 1, "issued": 1, "cancelled": 1}
 
 
+def test_the_overview_counts_clients_of_a_bot_without_parcels(app, http, tenant, other_tenant):
+    """The client total rides on the status rows; a bot with none still has its clients counted."""
+    for code in ("C1", "C2", "C3"):
+        make_client(app, tenant.bot_id, code)
+    add_parcel(app, other_tenant.bot_id, "ABC123456", "pending", utcnow())
+    body = http.get(OVERVIEW, headers=tenant.headers).get_json()
+    assert (body["total_clients"], body["total_tracking_numbers"]) == (3, 0)
+
+
+def test_the_overview_of_a_bot_with_parcels_and_no_clients(app, http, tenant, other_tenant):
+    make_client(app, other_tenant.bot_id, "C1")
+    add_parcel(app, tenant.bot_id, "ABC123456", "in_transit", utcnow())
+    body = http.get(OVERVIEW, headers=tenant.headers).get_json()
+    assert (body["total_clients"], body["total_tracking_numbers"], body["in_transit"]) == (0, 1, 1)
+
+
 def test_the_overview_of_an_empty_bot_has_every_key_at_zero(http, tenant):
     assert http.get(OVERVIEW, headers=tenant.headers).get_json() == {
         "total_clients": 0, "total_tracking_numbers": 0, "pending": 0, "in_transit": 0, "delivered": 0,

@@ -274,18 +274,34 @@ def client_total(bot_id):
     return db.session.scalar(CLIENT_TOTAL, {"bot_id": bot_id}) or 0
 
 
+STATUS_TOTALS = select(TrackingStatusTotal.status, TrackingStatusTotal.count, TrackingStatusTotal.total_weight_kg,
+                       TrackingStatusTotal.total_cost_usd).where(TrackingStatusTotal.bot_id == bindparam("bot_id"))
+# The overview's two reads in one round trip: the client total a column of every status row.
+_STATUS_TOTALS_WITH_CLIENTS = STATUS_TOTALS.add_columns(CLIENT_TOTAL.scalar_subquery().label("clients"))
+_CREATED_PER_DAY = select(TrackingCreatedDay.day, TrackingCreatedDay.count).where(
+    TrackingCreatedDay.bot_id == bindparam("bot_id"),
+    TrackingCreatedDay.day.between(bindparam("first_day"), bindparam("last_day")))
+
+
+def _by_status(rows):
+    return {row.status: (row.count, row.total_weight_kg, row.total_cost_usd) for row in rows}
+
+
 def status_totals(bot_id):
     """{status: (count, weight, cost)} of the bot's parcels, for the statuses it has."""
-    rows = db.session.execute(select(TrackingStatusTotal.status, TrackingStatusTotal.count,
-                                     TrackingStatusTotal.total_weight_kg, TrackingStatusTotal.total_cost_usd)
-                              .where(TrackingStatusTotal.bot_id == bot_id))
-    return {status: (count, weight, cost) for status, count, weight, cost in rows}
+    return _by_status(db.session.execute(STATUS_TOTALS, {"bot_id": bot_id}))
+
+
+def status_and_client_totals(bot_id):
+    """(status_totals, client_total) of the bot, in one round trip when it has parcels."""
+    rows = db.session.execute(_STATUS_TOTALS_WITH_CLIENTS, {"bot_id": bot_id}).all()
+    clients = (rows[0].clients or 0) if rows else client_total(bot_id)
+    return _by_status(rows), clients
 
 
 def created_per_day(bot_id, first_day, last_day):
     """{date: parcels created} over the UTC days first_day..last_day (days without any left out)."""
-    rows = db.session.execute(select(TrackingCreatedDay.day, TrackingCreatedDay.count).where(
-        TrackingCreatedDay.bot_id == bot_id, TrackingCreatedDay.day.between(first_day, last_day)))
+    rows = db.session.execute(_CREATED_PER_DAY, {"bot_id": bot_id, "first_day": first_day, "last_day": last_day})
     return dict(rows.all())
 
 

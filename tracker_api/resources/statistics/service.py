@@ -10,16 +10,17 @@ from ...models.types import utcnow
 ACTIVITY_DAYS = 30
 
 
-def _status_totals(bot_id):
-    stored = totals.status_totals(bot_id)
+def _every_status(stored):
+    """The stored totals by status, with zeros for the statuses the bot has no parcel in."""
     return {status: dict(zip(("count", "total_weight_kg", "total_cost_usd"),
                              stored.get(status, (0, Decimal(0), Decimal(0)))))
             for status in STATUSES}
 
 
 def overview(bot_id):
-    by_status = _status_totals(bot_id)
-    return {"total_clients": totals.client_total(bot_id),
+    stored, clients = totals.status_and_client_totals(bot_id)
+    by_status = _every_status(stored)
+    return {"total_clients": clients,
             "total_tracking_numbers": sum(row["count"] for row in by_status.values()),
             **{status: row["count"] for status, row in by_status.items()}}
 
@@ -32,7 +33,7 @@ def _created_per_day(bot_id):
 
 
 def tracking_statistics(bot_id):
-    by_status = _status_totals(bot_id)
+    by_status = _every_status(totals.status_totals(bot_id))
     return {"total_tracking_numbers": sum(row["count"] for row in by_status.values()),
             "total_weight_kg": sum(row["total_weight_kg"] for row in by_status.values()),
             "total_cost_usd": sum(row["total_cost_usd"] for row in by_status.values()),
