@@ -36,9 +36,12 @@ graceful_timeout = setting("GRACEFUL_TIMEOUT", 30)  # on SIGTERM / SIGHUP, reque
 # so nginx never sends a request down a connection that gunicorn is closing at that moment.
 keepalive = setting("KEEPALIVE", 75)
 # Workers are replaced after about this many requests (jittered so they do not all restart at once):
-# whatever a long-lived process leaks or fragments is given back.
-max_requests = setting("MAX_REQUESTS", 2000)
-max_requests_jitter = setting("MAX_REQUESTS_JITTER", 200)
+# whatever a long-lived process leaks or fragments is given back. Not often: a new worker imports the app
+# (0.6 s of CPU) and warms its caches (compiled statements, key lookups) again, and at 2000 requests, replaced
+# every few seconds under load, that cost a third of the throughput (bench/README.md). 50,000 is minutes at
+# full load and days at an ordinary one; the workers' memory is flat without replacement (`make bench`'s soak).
+max_requests = setting("MAX_REQUESTS", 50_000)
+max_requests_jitter = setting("MAX_REQUESTS_JITTER", 5_000)
 
 # Where workers keep their heartbeat files; the image sets /dev/shm, since a container's /tmp may be on a
 # disk whose stalls would make gunicorn take a healthy worker for a stuck one.

@@ -31,7 +31,7 @@ def test_defaults_are_threaded_workers_with_graceful_restarts_and_no_access_log(
     config = load_settings()
     assert (config.worker_class_str, config.threads, config.workers) == ("gthread", 4, 2 * len(os.sched_getaffinity(0)))
     assert (config.timeout, config.graceful_timeout, config.keepalive) == (30, 30, 75)
-    assert (config.max_requests, config.max_requests_jitter) == (2000, 200)
+    assert (config.max_requests, config.max_requests_jitter) == (50_000, 5_000)
     assert config.accesslog is None and config.errorlog == "-"
     assert config.settings["child_exit"].get().__module__ != "gunicorn.config"  # the metrics clean-up is hooked
 
