@@ -270,6 +270,13 @@ STACK_LAYERS = [
 ]
 
 
+# Its two write floors, in raw psycopg (compared with the floor's /page, as create and status update are).
+STACK_WRITES = [
+    ("free", "one row inserted and committed"),
+    ("ordered", "+ numbered by the bot's change counter (its row locked until the commit, as the API's writes)"),
+]
+
+
 def stack_scenarios(facts, key, directory):
     env = {"BENCH_KEY": key}
     for layer, _ in STACK_LAYERS:
@@ -278,11 +285,16 @@ def stack_scenarios(facts, key, directory):
         yield (layer, "item"), Scenario(f"stack {layer} get by id", "big", "by_id", "", "hello", "get",
                                         {**env, "BENCH_IDS": ids_file(directory, facts),
                                          "BENCH_PREFIX": f"/{layer}/item/{facts.bot_id}/"})
+    for kind, _ in STACK_WRITES:
+        path = f"/write/{kind}/{facts.bot_id}"
+        yield (kind, "write"), Scenario(f"stack write {kind}", "big", "create", path, "page", "write",
+                                        {**env, "BENCH_RUN": f"STACK-{kind}", "BENCH_PATH": path, "BENCH_CLIENT": "-"})
 
 
 def measure_stack_floor(directory, database_url, facts, key, args):
     """Every layer of stack_floor_app.py on the big bot: its page (against /page) and get by id (against /hello)."""
     stack_floor_app.register_key(key, facts.bot_id, args.redis_url)
+    stack_floor_app.create_write_tables(database_url, [facts.bot_id])
     server = FloorServer(directory, gunicorn_workers(), STACK_FLOOR_APP,
                          {"STACK_FLOOR_DSN": database_url, "REDIS_URL": args.redis_url}, "stack_floor")
     try:
@@ -294,6 +306,7 @@ def measure_stack_floor(directory, database_url, facts, key, args):
         return results
     finally:
         server.stop()
+        stack_floor_app.drop_write_tables(database_url)
 
 
 def stack_floor_text(stack, floor, results):
@@ -310,9 +323,16 @@ def stack_floor_text(stack, floor, results):
                      f"{api['list page 1']:.0f}", f"{api['list page 1'] / page_floor:.2f}", f"{api['get by id']:.0f}",
                      f"{api['get by id'] / hello_floor:.2f}"])
     header = ["layer", "adds", "page req/s", "÷ floor /page", "get by id req/s", "÷ floor /hello"]
+    write_rows = [[f"`/write/{kind}`", adds, f"{stack[(kind, 'write')]['rps']:.0f}",
+                   f"{stack[(kind, 'write')]['rps'] / page_floor:.2f}"] for kind, adds in STACK_WRITES]
+    if "create" in api:
+        write_rows.append(["the API's create", "everything (history, totals, outbox, auth, limits, ...)",
+                           f"{api['create']:.0f}", f"{api['create'] / page_floor:.2f}"])
     return "\n".join([
         "The fixed stack's own floor (bench/stack_floor_app.py; big bot; the floor figures above, the same run):",
-        "", markdown_table(header, rows)])
+        "", markdown_table(header, rows), "",
+        "Writes of one bot, in raw psycopg (durable commits; the same run):", "",
+        markdown_table(["floor", "does", "req/s", "÷ floor /page"], write_rows)])
 
 
 # --- targets and table --------------------------------------------------------------------------------------

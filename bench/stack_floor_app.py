@@ -13,13 +13,24 @@ that `make bench` can say what the parts cost before the API does anything of it
     sa     Flask-SQLAlchemy: a Core select through db.session instead of a psycopg cursor
     sm     flask-smorest: query arguments loaded by a marshmallow schema, the answer dumped by one
     rl     Flask-Limiter: one hit of a fixed window counted in Redis (the storage the API uses)
-    key    the key check security needs: the presented key's hash looked up in Redis (one GET), 401 when unknown
+    key    the key check security needs: the presented key's hash looked up in Redis (one HGET), 401 when unknown
+
+And two floors for writes, in raw psycopg as the floor reads (POST, the body's tracking_number, its own tables:
+WRITE_TABLES, which bench/run.py creates and drops):
+
+    /write/free/<bot>      one row inserted and committed: a durable write and nothing else
+    /write/ordered/<bot>   the same, numbered by the bot's change counter: the counter row's UPDATE ... RETURNING
+                           first, so one bot's writes queue on that row lock until each commits, as the API's do
+                           (changes.py: the feed's change numbers follow commit order)
 
 Started by bench/run.py as `gunicorn -c docker/gunicorn.conf.py 'stack_floor_app:create_app()'` (the config file
 the others run with), with STACK_FLOOR_DSN and REDIS_URL.
 """
 import hashlib
 import os
+import threading
+
+import psycopg
 
 import redis
 from flask import Flask, abort, jsonify, request
@@ -48,6 +59,14 @@ PAGE = (select(*ROW_COLUMNS)
 ITEM = select(*ROW_COLUMNS).where(tracking.c.bot_id == bindparam("bot"), tracking.c.id == bindparam("id"))
 
 db = SQLAlchemy()
+
+WRITE_TABLES = """
+CREATE TABLE IF NOT EXISTS stack_floor_counters (bot_id integer PRIMARY KEY, change_seq bigint NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS stack_floor_writes (id bigserial PRIMARY KEY, bot_id integer NOT NULL, change_seq bigint,
+                                               tracking_number text NOT NULL,
+                                               created_at timestamptz NOT NULL DEFAULT now());
+"""
+DROP_WRITE_TABLES = "DROP TABLE IF EXISTS stack_floor_counters, stack_floor_writes"
 
 
 def as_item(row):
@@ -144,6 +163,35 @@ def create_app(dsn=None, redis_url=None):
     def hello():
         return {"ok": True}
 
+    connections = threading.local()  # a transaction is one thread's: no connection shared between threads
+
+    def write_connection():
+        if getattr(connections, "conn", None) is None:
+            connections.conn = psycopg.connect(dsn, autocommit=True)
+        return connections.conn
+
+    def insert(conn, bot_id, change_seq):
+        number = (request.get_json(silent=True) or {}).get("tracking_number", "")
+        row = conn.execute("INSERT INTO stack_floor_writes (bot_id, change_seq, tracking_number) VALUES (%s, %s, %s)"
+                           " RETURNING id, created_at", (bot_id, change_seq, number)).fetchone()
+        return {"id": row[0], "tracking_number": number, "change_seq": change_seq, "created_at": row[1].isoformat()}
+
+    @app.post("/write/free/<int:bot_id>")
+    def free_write(bot_id):
+        conn = write_connection()
+        with conn.transaction():
+            answer = insert(conn, bot_id, None)
+        return answer, 201
+
+    @app.post("/write/ordered/<int:bot_id>")
+    def ordered_write(bot_id):
+        conn = write_connection()
+        with conn.transaction():
+            change_seq = conn.execute("UPDATE stack_floor_counters SET change_seq = change_seq + 1 WHERE bot_id = %s"
+                                      " RETURNING change_seq", (bot_id,)).fetchone()[0]
+            answer = insert(conn, bot_id, change_seq)
+        return answer, 201
+
     api = Api(app)
     api.register_blueprint(smorest_blueprint("sm"))
     api.register_blueprint(smorest_blueprint("rl", limiter))
@@ -158,6 +206,19 @@ def key_hash(plain_key):
 def presented_key_hash():
     """Whose budget a request spends, and what the key layer looks up: never the plain key."""
     return key_hash(request.headers.get("X-API-Key", ""))
+
+
+def create_write_tables(dsn, bot_ids):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(DROP_WRITE_TABLES)
+        conn.execute(WRITE_TABLES)
+        for bot_id in bot_ids:
+            conn.execute("INSERT INTO stack_floor_counters (bot_id) VALUES (%s)", (bot_id,))
+
+
+def drop_write_tables(dsn):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(DROP_WRITE_TABLES)
 
 
 def register_key(plain_key, bot_id, redis_url):

@@ -2,12 +2,14 @@
 
 `make bench` divides the floor's requests per second by each layer's to say what a part of the stack costs; that
 only means something if every layer does the floor's work: the same rows, the same values, nothing skipped.
-The key layer must also refuse a key it does not know, or it would be measuring no check at all.
+The key layer must also refuse a key it does not know, or it would be measuring no check at all; and the write
+floors must commit what they answer, the ordered one numbering each write from the bot's counter.
 """
 import importlib.util
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -49,7 +51,9 @@ def floors(postgresql_only_app, postgresql_url, redis_url):
         sys.path.remove(str(BENCH))
     stack = stack_floor_app.create_app(postgresql_url, redis_url)
     stack_floor_app.register_key(tenant.key, BOT_ID, redis_url)
+    stack_floor_app.create_write_tables(postgresql_url, [BOT_ID])
     yield floor.app.test_client(), stack.test_client(), tenant
+    stack_floor_app.drop_write_tables(postgresql_url)
     if floor._conn is not None:
         floor._conn.close()
     with stack.app_context():
@@ -100,3 +104,17 @@ def test_the_limited_layers_count_each_request_in_redis(floors):
     first = stack.get(f"/rl/item/{BOT_ID}/{row_id}", headers=tenant.headers)
     second = stack.get(f"/rl/item/{BOT_ID}/{row_id}", headers=tenant.headers)
     assert int(first.headers["X-RateLimit-Remaining"]) - int(second.headers["X-RateLimit-Remaining"]) == 1
+
+
+def test_the_write_floors_commit_each_write_and_the_ordered_one_numbers_them(floors, postgresql_url):
+    _, stack, _ = floors
+    answers = [stack.post(f"/write/{kind}/{BOT_ID}", json={"tracking_number": f"W{n}"})
+               for n, kind in enumerate(("free", "ordered", "ordered", "free"))]
+    assert [answer.status_code for answer in answers] == [201] * 4
+    assert [answer.get_json()["change_seq"] for answer in answers] == [None, 1, 2, None]
+    with psycopg.connect(postgresql_url) as conn:
+        stored = conn.execute("SELECT id, tracking_number, change_seq FROM stack_floor_writes ORDER BY id").fetchall()
+        counter = conn.execute("SELECT change_seq FROM stack_floor_counters WHERE bot_id = %s", (BOT_ID,)).fetchone()
+    assert stored == [(answer.get_json()["id"], f"W{n}", answer.get_json()["change_seq"])
+                      for n, answer in enumerate(answers)]
+    assert counter == (2,)
