@@ -264,9 +264,9 @@ def measure_floor(floor, scenarios, args):
 # stack_floor_app.py's layers, each adding one part of the fixed stack to the one before (its docstring says how).
 STACK_LAYERS = [
     ("sa", "Flask-SQLAlchemy: the floor's query as a Core select through `db.session`"),
-    ("sm", "+ flask-smorest: query arguments and the answer through marshmallow schemas"),
     ("rl", "+ Flask-Limiter: one fixed-window hit counted in Redis"),
     ("key", "+ the presented key looked up in Redis on every request (one HGET)"),
+    ("sm", "+ flask-smorest: query arguments and the answer through marshmallow schemas"),
 ]
 
 

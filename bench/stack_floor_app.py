@@ -11,9 +11,12 @@ that `make bench` can say what the parts cost before the API does anything of it
 
     layer  what it adds to the one before
     sa     Flask-SQLAlchemy: a Core select through db.session instead of a psycopg cursor
-    sm     flask-smorest: query arguments loaded by a marshmallow schema, the answer dumped by one
-    rl     Flask-Limiter: one hit of a fixed window counted in Redis (the storage the API uses)
+    rl     Flask-Limiter: one hit of a fixed window counted in Redis (the storage the API uses), no headers
     key    the key check security needs: the presented key's hash looked up in Redis (one HGET), 401 when unknown
+    sm     flask-smorest: query arguments loaded by a marshmallow schema, the answer dumped by one
+
+The first three are what no implementation on this stack can leave out; marshmallow's dump comes last, since an
+implementation can dump faster than marshmallow does (the API's compiled dumpers, tracker_api/dumping.py).
 
 And two floors for writes, in raw psycopg as the floor reads (POST, the body's tracking_number, its own tables:
 WRITE_TABLES, which bench/run.py creates and drops):
@@ -33,6 +36,7 @@ import threading
 import psycopg
 
 import redis
+from flask import Blueprint as FlaskBlueprint
 from flask import Flask, abort, jsonify, request
 from flask.views import MethodView
 from flask_limiter import Limiter
@@ -70,7 +74,7 @@ DROP_WRITE_TABLES = "DROP TABLE IF EXISTS stack_floor_counters, stack_floor_writ
 
 
 def as_item(row):
-    """The floor's own dict of a row (for the sa layer, which has no schema)."""
+    """The floor's own dict of a row (for the layers without a schema)."""
     return dict(id=row[0], tracking_number=row[1], client_code=row[2], current_status=row[3], quantity=row[4],
                 weight_kg=row[5], total_cost_usd=row[6], created_at=row[7].isoformat(),
                 updated_at=row[8].isoformat())
@@ -109,8 +113,23 @@ def read_item(bot_id, item_id):
     return row
 
 
-def smorest_blueprint(name, limiter=None, check_key=None):
-    """The page and the item views under flask-smorest, optionally limited and keyed."""
+def plain_blueprint(name):
+    """The page and the item as plain Flask views, the floor's dict of a row encoded by jsonify."""
+    blueprint = FlaskBlueprint(name, __name__, url_prefix=f"/{name}")
+
+    @blueprint.get("/page/<int:bot_id>")
+    def page(bot_id):
+        return jsonify(tracking_numbers=[as_item(row) for row in read_page(bot_id)], total=None)
+
+    @blueprint.get("/item/<int:bot_id>/<int:item_id>")
+    def item(bot_id, item_id):
+        return jsonify(as_item(read_item(bot_id, item_id)))
+
+    return blueprint
+
+
+def smorest_blueprint(name):
+    """The page and the item views under flask-smorest: arguments and answers through marshmallow schemas."""
     blueprint = Blueprint(name, __name__, url_prefix=f"/{name}")
 
     @blueprint.route("/page/<int:bot_id>")
@@ -126,10 +145,14 @@ def smorest_blueprint(name, limiter=None, check_key=None):
         def get(self, bot_id, item_id):
             return read_item(bot_id, item_id)
 
+    return blueprint
+
+
+def limited(blueprint, limiter, check_key=None):
+    """The blueprint counted by Flask-Limiter (and its key checked first, when `check_key` is given)."""
     if check_key is not None:
         blueprint.before_request(check_key)
-    if limiter is not None:
-        limiter.limit("1000000/minute")(blueprint)
+    limiter.limit("1000000/minute")(blueprint)
     return blueprint
 
 
@@ -142,7 +165,9 @@ def create_app(dsn=None, redis_url=None):
         SQLALCHEMY_DATABASE_URI=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
         SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "AUTOCOMMIT"},  # as the floor's connection
         API_TITLE="stack floor", API_VERSION="1", OPENAPI_VERSION="3.0.3",
-        RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STRATEGY="fixed-window", RATELIMIT_HEADERS_ENABLED=True)
+        # The hit alone: Flask-Limiter's headers would read the window back in a second round trip (the API's
+        # ratelimit.CountingFixedWindow sends its headers from the hit's own count instead).
+        RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STRATEGY="fixed-window", RATELIMIT_HEADERS_ENABLED=False)
     db.init_app(app)
     limiter = Limiter(key_func=presented_key_hash, app=app, default_limits=[])
     keys = redis.Redis.from_url(redis_url)
@@ -150,14 +175,6 @@ def create_app(dsn=None, redis_url=None):
     def check_key():
         if keys.hget(KEYS_HASH, presented_key_hash()) is None:
             return jsonify(detail="invalid key"), 401
-
-    @app.get("/sa/page/<int:bot_id>")
-    def sa_page(bot_id):
-        return jsonify(tracking_numbers=[as_item(row) for row in read_page(bot_id)], total=None)
-
-    @app.get("/sa/item/<int:bot_id>/<int:item_id>")
-    def sa_item(bot_id, item_id):
-        return jsonify(as_item(read_item(bot_id, item_id)))
 
     @app.get("/hello")
     def hello():
@@ -192,10 +209,10 @@ def create_app(dsn=None, redis_url=None):
             answer = insert(conn, bot_id, change_seq)
         return answer, 201
 
-    api = Api(app)
-    api.register_blueprint(smorest_blueprint("sm"))
-    api.register_blueprint(smorest_blueprint("rl", limiter))
-    api.register_blueprint(smorest_blueprint("key", limiter, check_key))
+    app.register_blueprint(plain_blueprint("sa"))
+    app.register_blueprint(limited(plain_blueprint("rl"), limiter))
+    app.register_blueprint(limited(plain_blueprint("key"), limiter, check_key))
+    Api(app).register_blueprint(limited(smorest_blueprint("sm"), limiter, check_key))
     return app
 
 
