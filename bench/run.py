@@ -9,7 +9,9 @@
    ../shared/bench/floor_app.py on the same database.
 3. wrk -t2 -c32 for each scenario after a warm-up; the figures come from a Lua `done` callback as JSON.
    The floor is measured before and after the app's scenarios; ratios use the better of the two sittings.
-4. The table, with the targets of issue 7, printed and written to bench/results/latest.md.
+4. Then bench/stack_floor_app.py (the floor's work with each part of the fixed stack added in turn, and two
+   write floors) under the same config: what the stack costs before the API's own code.
+5. The tables, with the targets of issue 7, printed and written to bench/results/latest.md.
 
 Writes (create, status update) go to both bots and are undone afterwards (bigdata.clean_writes). Not a test:
 the machine is shared, so read ratios from one run, and the load average the table reports beside them.
