@@ -108,6 +108,8 @@ def test_the_answer_carries_no_secret_data(http, tenant, widget_key, parcel):
     assert set(body) == {"tracking_number", "current_status", "updated_at", "history"}
     assert all(set(step) == {"status", "changed_at"} for step in body["history"])
     text = response.get_data(as_text=True)
+    for stamp in (body["updated_at"], *(step["changed_at"] for step in body["history"])):
+        text = text.replace(stamp, "<time>")  # its digits may spell a number below by chance (…:45.315094)
     for secret in ("CLIENT123", "Хрупкое", "150", "14.29", "10.5", '"id"', "api_key", "source", "Demo Cargo",
                    widget_key, tenant.key):
         assert secret not in text, secret
