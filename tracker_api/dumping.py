@@ -67,18 +67,50 @@ class CompiledDumper:
         if self.plan is MARSHMALLOW:
             return schema.dump(obj, many=many)
         if many and obj is not None:  # as Schema._serialize: `many` with None dumps None as one object
-            return [self.dump_one(item) for item in obj]
+            dumped = self.dump_rows(obj)
+            return [self.dump_one(item) for item in obj] if dumped is None else dumped
         return self.dump_one(obj)
+
+    def dump_rows(self, obj):
+        """Each of a list of SQLAlchemy rows of one result, read by place; None for anything else."""
+        if self.plan is None:
+            self.compile()
+        read_by_position = self.row_reader(obj) if self.plan is not MARSHMALLOW else None
+        if read_by_position is None:
+            return None
+        dump_values = self.dump_values
+        return [dump_values(read_by_position(row)) for row in obj]
+
+    def row_reader(self, obj):
+        """An itemgetter of the plan's attributes by their places in the rows, when `obj` is a list of rows of one
+        result (SQLAlchemy's `_parent`, the result's metadata, is then the same object) with one column of each
+        name: reading a row's 11 columns by name cost 3.5 µs, by place 0.1 µs. The getter of the last result's
+        metadata is kept (one tuple, replaced whole, so a racing thread reads a pair that belongs together)."""
+        if self.get_attributes is None or type(obj) is not list or not obj or type(obj[0]) is not Row:
+            return None
+        parent = obj[0]._parent
+        if any(type(row) is not Row or row._parent is not parent for row in obj):
+            return None
+        kept_parent, getter = self.kept_row_reader
+        if kept_parent is not parent:
+            fields = obj[0]._fields
+            if len(fields) != len(obj[0]) or any(fields.count(name) != 1 for name in self.attributes):
+                return None  # a column without a name shifts the places; two of one name: attrgetter's error
+            getter = tuple_getter(itemgetter, [fields.index(name) for name in self.attributes])
+            self.kept_row_reader = (parent, getter)
+        return getter
 
     def compile(self):
         plan = build_plan(self.schema)
         self.get_attributes = self.get_items = None
+        self.kept_row_reader = (None, None)
         if plan is not MARSHMALLOW and plan and all(attribute is not None for _, attribute, _ in plan):
-            self.keys = tuple(key for key, _, _ in plan)
-            self.converters = tuple(convert for _, _, convert in plan)
-            attributes = [attribute for _, attribute, _ in plan]
-            self.get_attributes = tuple_getter(attrgetter, attributes)
-            self.get_items = tuple_getter(itemgetter, attributes)
+            keys = tuple(key for key, _, _ in plan)
+            converters = tuple(convert for _, _, convert in plan)
+            self.dump_values = values_dumper(keys, converters)
+            self.attributes = [attribute for _, attribute, _ in plan]
+            self.get_attributes = tuple_getter(attrgetter, self.attributes)
+            self.get_items = tuple_getter(itemgetter, self.attributes)
         self.plan = plan  # last: a thread that sees a plan sees the rest
 
     def dump_one(self, obj):
@@ -93,8 +125,7 @@ class CompiledDumper:
             except (AttributeError, KeyError):
                 pass
             else:
-                return {key: convert(value) for key, convert, value in zip(self.keys, self.converters, values)
-                        if value is not missing}
+                return self.dump_values(values)
         return self.dump_field_by_field(obj)
 
     def dump_field_by_field(self, obj):
@@ -112,6 +143,37 @@ class CompiledDumper:
             if value is not missing:
                 result[key] = value
         return result
+
+
+def values_dumper(keys, converters):
+    """A function of the values read (in plan order) answering the dumped dict: one dict display built in one
+    expression, generated for this schema (as dataclasses generate __init__), the plain converters inlined. A list
+    page calls it per row, where a loop over keys and converters cost four times the floor's own dict of a row.
+    A value that is `missing` leaves its key out, as marshmallow does: that rare case takes the loop."""
+    def dump_in_a_loop(values):
+        return {key: convert(value) for key, convert, value in zip(keys, converters, values) if value is not missing}
+
+    names = [f"v{index}" for index in range(len(keys))]
+    entries = ", ".join(f"{key!r}: {inlined(converter, name, index)}"
+                        for index, (key, converter, name) in enumerate(zip(keys, converters, names)))
+    source = (f"def dump_values(values):\n"
+              f"    {', '.join(names)}, = values\n"
+              f"    if {' or '.join(f'{name} is missing' for name in names)}:\n"
+              f"        return dump_in_a_loop(values)\n"
+              f"    return {{{entries}}}\n")
+    namespace = {"missing": missing, "str": str, "type": type, "dump_in_a_loop": dump_in_a_loop,
+                 **{f"c{index}": converter for index, converter in enumerate(converters)}}
+    exec(compile(source, f"<dumper of {', '.join(keys)}>", "exec"), namespace)  # noqa: S102 - our own source
+    return namespace["dump_values"]
+
+
+def inlined(converter, name, index):
+    """The expression converting value `name`: the identity and text converters written out, others called."""
+    if converter is same:
+        return name
+    if converter is dump_text:
+        return f"({name} if type({name}) is str else c{index}({name}))"
+    return f"c{index}({name})"
 
 
 def tuple_getter(getter_type, names):
@@ -228,18 +290,31 @@ class NestedDump:
         self.field = field
         self.dumper = self.many = None
 
-    def __call__(self, value):
+    def resolve(self):
         if self.dumper is None:
             schema = self.field.schema
             self.many = bool(schema.many or self.field.many)
-            self.dumper = compiled_dumper(schema)
-        return None if value is None else self.dumper.dump(value, many=self.many)
+            self.dumper = compiled_dumper(schema)  # last: a thread that sees the dumper sees `many`
+        return self.dumper
+
+    def __call__(self, value):
+        dumper = self.resolve()
+        return None if value is None else dumper.dump(value, many=self.many)
+
+    def each(self, values):
+        """The items of a List of this Nested field: all at once where they are rows of one result (the nested
+        dumper reads them by place), else one by one, as List._serialize does."""
+        dumper = self.resolve()
+        dumped = None if self.many else dumper.dump_rows(values)
+        return [self(value) for value in values] if dumped is None else dumped
 
 
 def list_of(field):
     convert = converter(field.inner)
     if convert is None:
         return None
+    if isinstance(convert, NestedDump):
+        return lambda value: None if value is None else convert.each(value)
     return lambda value: None if value is None else [convert(each) for each in value]
 
 
