@@ -521,7 +521,8 @@ def write_results(path, text, context, measured):
     path.with_suffix(".json").write_text(json.dumps(
         {"context": {**context, "big": context["big"].bot_id, "small": context["small"].bot_id},
          "scenarios": [{"name": s.name, "bot": s.bot, **figures} for s, figures in measured["results"]],
-         "floor": sittings, "stack": {f"{layer} {kind}": figures for (layer, kind), figures in measured["stack"].items()},
+         "floor": sittings,
+         "stack": {f"{layer} {kind}": figures for (layer, kind), figures in measured["stack"].items()},
          "memory": measured["memory"], "soak": measured["soak"]}, indent=1))
 
 

@@ -15,9 +15,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", "sqlite:///" + os.path.abspath("instance/tracker_api.sqlite3"))
     )
-    # Pre-ping: a connection the database dropped (a restart, a failover) is replaced at checkout, so requests
-    # succeed again as soon as the database is back, without restarting the workers (tests/test_faults.py).
-    # No pool_pre_ping: a pooled PostgreSQL connection is checked at checkout without a round trip (database.py).
+    # No pool_pre_ping: a pooled PostgreSQL connection the database dropped (a restart, a failover) is replaced at
+    # checkout by a poll of its socket, without a round trip (database.py), so requests succeed again as soon as the
+    # database is back, without restarting the workers (tests/test_faults.py).
     SQLALCHEMY_ENGINE_OPTIONS = {}
     # PostgreSQL cancels any one statement that runs longer than this (0: no limit), and the request gets a 503
     # problem. Below gunicorn's 30 s timeout, so a stuck query or a lock held too long costs one request, not a

@@ -2,7 +2,8 @@
 a PostgreSQL cluster and a redis-server of this module's own (tests/servers.py), never the machine's shared ones.
 
 - PostgreSQL stopped for two seconds under load, then started: every answer is a success or the documented 503
-  problem with Retry-After, the workers serve again without a restart (the pool's checkout check), no create is half-written.
+  problem with Retry-After, the workers serve again without a restart (the pool's checkout check), no create is
+  half-written.
 - Redis stopped, then started: the API keeps answering, /readyz says "degraded" with a 200, budgets fall back to
   each worker's memory; once Redis is back, /readyz is ok and one budget is shared by every worker again.
   A Redis that hangs and then dies is test_ratelimit_gunicorn.py's; one unreachable from the start, in one

@@ -75,7 +75,7 @@ class CompiledDumper:
         """Each of a list of SQLAlchemy rows of one result, read by place; None for anything else."""
         if self.plan is None:
             self.compile()
-        read_by_position = self.row_reader(obj) if self.plan is not MARSHMALLOW else None
+        read_by_position = self.row_reader(obj)  # None for a schema left to marshmallow too
         if read_by_position is None:
             return None
         dump_values = self.dump_values

@@ -16,8 +16,8 @@ SQL, and a revocation committed while Redis was down, seen by a worker that serv
 (`flask keys revoke` warns when it could not replace the token).
 """
 import threading
-from dataclasses import replace
 import time
+from dataclasses import replace
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect

@@ -252,19 +252,16 @@ def recount(connection, bot_id=None):
 
 # The bot's kept parcel count, built once with bound parameters (:bot_id, and :status for one status's count): the
 # tracking list embeds it in its page query (resources/tracking/service.py).
+# TRACKING_TOTALS[by_status]: the count of the bot :bot_id's parcels (in status :status when `by_status`).
 _TRACKING_TOTAL = select(func.coalesce(func.sum(TrackingStatusTotal.count), 0)).where(
     TrackingStatusTotal.bot_id == bindparam("bot_id"))
-_TRACKING_TOTALS = {False: _TRACKING_TOTAL, True: _TRACKING_TOTAL.where(TrackingStatusTotal.status == bindparam("status"))}
-
-
-def tracking_total_statement(by_status):
-    """SELECT of the count of the bot :bot_id's parcels (in status :status when `by_status`)."""
-    return _TRACKING_TOTALS[by_status]
+TRACKING_TOTALS = {False: _TRACKING_TOTAL,
+                   True: _TRACKING_TOTAL.where(TrackingStatusTotal.status == bindparam("status"))}
 
 
 def tracking_total(bot_id, status=None):
     """How many parcels the bot has (in `status`, when given)."""
-    return db.session.scalar(_TRACKING_TOTALS[bool(status)], {"bot_id": bot_id, "status": status})
+    return db.session.scalar(TRACKING_TOTALS[bool(status)], {"bot_id": bot_id, "status": status})
 
 
 CLIENT_TOTAL = select(ClientTotal.count).where(ClientTotal.bot_id == bindparam("bot_id"))  # no row: none yet

@@ -22,11 +22,17 @@ CENT = Decimal("0.01")
 LIST_COLUMNS = (*TrackingNumber.__table__.columns, TrackingNumber.status.label("current_status"))
 
 
+def _rows_with_kept_total(by_status):
+    """SELECT of the list's columns for the bot :bot_id's parcels, with its kept total (of status :status when
+    `by_status`) as a column of every row: one round trip instead of two."""
+    return (select(*LIST_COLUMNS, totals.TRACKING_TOTALS[by_status].scalar_subquery().label("total"))
+            .where(TrackingNumber.bot_id == bindparam("bot_id")))
+
+
 def _page_with_kept_total(by_status):
-    """A newest-first page of :bot_id's parcels (of status :status when `by_status`) with the bot's kept total as a
-    column of every row: one round trip instead of two. Built once, with bound parameters."""
-    statement = select(*LIST_COLUMNS, totals.tracking_total_statement(by_status).scalar_subquery().label("total"))
-    statement = statement.where(TrackingNumber.bot_id == bindparam("bot_id"))
+    """A newest-first page of :bot_id's parcels (of status :status when `by_status`) with the kept total. Built
+    once, with bound parameters."""
+    statement = _rows_with_kept_total(by_status)
     if by_status:
         statement = statement.where(TrackingNumber.status == bindparam("status"))
     else:
@@ -47,13 +53,12 @@ def _deep_page_with_kept_total():
     found = totals.ROW_BUCKET.cte("row_bucket")
     below = select((found.c.bucket + 1) * bindparam("bucket_width")).scalar_subquery()
     skip = func.coalesce(select(bindparam("offset") - found.c.before).scalar_subquery(), 0)  # SQLite: no NULL
-    return (select(*LIST_COLUMNS, totals.tracking_total_statement(False).scalar_subquery().label("total"))
-            .where(TrackingNumber.bot_id == bindparam("bot_id"), TrackingNumber.id < below)
+    return (_rows_with_kept_total(False).where(TrackingNumber.id < below)
             .order_by(TrackingNumber.id.desc()).limit(bindparam("limit")).offset(skip))
 
 
 DEEP_PAGE_WITH_KEPT_TOTAL = _deep_page_with_kept_total()
-TRACKING_FEED = Feed(TrackingNumber, "tracking", "tracking_numbers", total=totals.tracking_total_statement(False),
+TRACKING_FEED = Feed(TrackingNumber, "tracking", "tracking_numbers", total=totals.TRACKING_TOTALS[False],
                      columns=LIST_COLUMNS)
 
 
