@@ -28,8 +28,9 @@ import redis  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from config import TestConfig  # noqa: E402
-from tracker_api import audit, create_app  # noqa: E402
-from tracker_api.keys import issue_key  # noqa: E402
+from tracker_api import create_app
+from tracker_api.access import audit  # noqa: E402
+from tracker_api.access.keys import issue_key  # noqa: E402
 from tracker_api.resources.bots.service import create_bot  # noqa: E402
 
 BOT_ID = 123
@@ -84,7 +85,7 @@ def main():
                          (f"limiter + audit ({store})", True, True, url)]
         best = {}
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
-                mock.patch.object(logging.getLogger("tracker_api.ratelimit"), "disabled", True):
+                mock.patch.object(logging.getLogger("tracker_api.access.rate_limits"), "disabled", True):
             apps = [(name, build_app(database_url, limiter=limiter, audit_trail=audit_trail, redis_url=url))
                     for name, limiter, audit_trail, url in variants]
             for _ in range(args.rounds):

@@ -8,8 +8,8 @@ in production mode with Redis, rate limiting and the request log on, as under gu
 Not a benchmark: cProfile slows Python down by a factor, so read the shares, not the milliseconds.
 """
 import argparse
-import cProfile
 import contextlib
+import cProfile
 import io
 import itertools
 import os
@@ -26,7 +26,7 @@ def build_app(args):
     os.environ.update(TRACKER_ENV="production", API_KEY_PEPPER="bench-pepper-not-secret",
                       DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{args.database}", REDIS_URL=args.redis_url)
     from tracker_api import create_app
-    from tracker_api.keys import issue_key
+    from tracker_api.access.keys import issue_key
     app = create_app()
     with app.app_context():
         _, plain_key = issue_key(int(args.path.split("/")[4].split("?")[0]), "profile",

@@ -32,15 +32,14 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent / "tests"), str(BENCH.parent), str(BENCH)]
 
+import bigdata  # noqa: E402
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
-
-import bigdata  # noqa: E402
 import stack_floor_app  # noqa: E402
-from servers import (GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask,  # noqa: E402
-                     stop_process, worker_pids)
-from tracker_api.feed import encode_cursor  # noqa: E402
+
+from servers import GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask, stop_process, worker_pids  # noqa: E402
+from tracker_api.writes.feed import encode_cursor  # noqa: E402
 
 LUA = BENCH / "lua"
 FLOOR_APP = BENCH.parent.parent / "shared" / "bench" / "floor_app:app"  # gunicorn runs floor_app.py's app

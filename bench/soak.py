@@ -49,8 +49,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from config import normalize_database_url  # noqa: E402
 from conftest import fresh_postgres_database  # noqa: E402
-from servers import (GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary, run_flask,  # noqa: E402
-                     worker_pids)
+from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary, run_flask, worker_pids  # noqa: E402
 
 STATUSES = ("pending", "in_transit", "delivered", "issued", "cancelled")
 # What one request in a hundred is, roughly: reads dominate, as for a bot's dashboard, with a steady stream

@@ -16,7 +16,7 @@ that `make bench` can say what the parts cost before the API does anything of it
     sm     flask-smorest: query arguments loaded by a marshmallow schema, the answer dumped by one
 
 The first three are what no implementation on this stack can leave out; marshmallow's dump comes last, since an
-implementation can dump faster than marshmallow does (the API's compiled dumpers, tracker_api/dumping.py).
+implementation can dump faster than marshmallow does (the API's compiled dumpers, tracker_api/serialization/dumping.py).
 
 And two floors for writes, in raw psycopg as the floor reads (POST, the body's tracking_number, its own tables:
 WRITE_TABLES, which bench/run.py creates and drops):
@@ -34,7 +34,6 @@ import os
 import threading
 
 import psycopg
-
 import redis
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, abort, jsonify, request

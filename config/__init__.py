@@ -82,7 +82,7 @@ class Config:
     WEBHOOK_WORKER_BATCH = int(os.environ.get("WEBHOOK_WORKER_BATCH", "20"))
     # One JSON line per request on stdout; load-balancer probes and Prometheus scrapes would drown the rest.
     REQUEST_LOG_SKIP_PATHS = ("/healthz", "/readyz", "/metrics")
-    # Responses are dumped by compiled dumpers (tracker_api/dumping.py). On, every dump is done again by
+    # Responses are dumped by compiled dumpers (tracker_api/serialization/dumping.py). On, every dump is done again by
     # marshmallow and any difference is an AssertionError: the test suite's check that they are equivalent.
     VERIFY_FAST_DUMPS = False
 

@@ -47,7 +47,7 @@ max_requests_jitter = setting("MAX_REQUESTS_JITTER", 5_000)
 # disk whose stalls would make gunicorn take a healthy worker for a stuck one.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 
-# The app writes one JSON line per request to stdout (tracker_api/audit.py): no gunicorn access log beside it.
+# The app writes one JSON line per request to stdout (tracker_api/access/audit.py): no gunicorn access log beside it.
 accesslog = None
 errorlog = "-"  # gunicorn's own messages (boots, worker deaths) on stderr
 loglevel = setting("LOG_LEVEL", "info")
@@ -55,12 +55,12 @@ proc_name = "tracker_api"
 # No control socket (gunicornc): its default path is one per user, so two instances on one host would share it.
 control_socket_disable = True
 
-# The proxy trust of config.TRUSTED_PROXIES (tracker_api/proxy.py) applies to X-Forwarded-Proto in gunicorn
+# The proxy trust of config.TRUSTED_PROXIES (tracker_api/web/proxy.py) applies to X-Forwarded-Proto in gunicorn
 # too: with no proxy in front, trust nobody's forwarding headers; behind nginx, the app's port is reachable
 # from nginx only (compose publishes nginx's port alone), so whoever connects is the proxy.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*" if int(os.environ.get("TRUSTED_PROXIES", "0")) else "")
 
-# /metrics adds up every worker's counts (tracker_api/metrics.py): prometheus_client keeps each process's
+# /metrics adds up every worker's counts (tracker_api/ops/metrics.py): prometheus_client keeps each process's
 # values in files in this directory. A private one per server (removed when it exits) unless the deployment
 # names one.
 PRIVATE_METRICS_PREFIX = "tracker_api_metrics_"

@@ -12,12 +12,13 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from config import TestConfig, normalize_database_url
-from tracker_api import create_app, totals
+from tracker_api import create_app
+from tracker_api.access.keys import issue_key
 from tracker_api.extensions import db
-from tracker_api.keys import issue_key
 from tracker_api.models import Client
 from tracker_api.resources.bots.service import create_bot
 from tracker_api.resources.tracking.service import create_tracking
+from tracker_api.writes import totals
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("idempotency_records", "deleted_records", "status_events", "tracking_numbers", "clients", "api_keys",
@@ -146,7 +147,7 @@ def make_tracking(app, bot_id, **fields):
 
 
 def assert_totals_exact(app):
-    """The totals kept per bot (tracker_api/totals.py) equal a fresh count of the rows."""
+    """The totals kept per bot (tracker_api/writes/totals.py) equal a fresh count of the rows."""
     def differences():
         with db.engine.connect() as connection:
             return totals.differences(connection)

@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from conftest import dispose_app, flush_test_redis, in_app, make_app_like, make_tenant
-from tracker_api.audit import JsonLineFormatter
+from tracker_api.access.audit import JsonLineFormatter
+from tracker_api.access.keys import generate_plain_key, issue_key
 from tracker_api.extensions import db
-from tracker_api.keys import generate_plain_key, issue_key
 from tracker_api.models import ApiKey
 from tracker_api.models.types import utcnow
 

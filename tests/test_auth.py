@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from conftest import in_app, make_tenant
+from tracker_api.access.keys import generate_plain_key, is_well_formed, revoke_key
 from tracker_api.extensions import db
-from tracker_api.keys import generate_plain_key, is_well_formed, revoke_key
 from tracker_api.models import ApiKey, Bot
 from tracker_api.models.types import utcnow
 

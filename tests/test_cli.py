@@ -8,8 +8,8 @@ import pytest
 
 from conftest import dispose_app, in_app, make_app_like, make_tenant, wipe
 from servers import clean_env, run_flask
+from tracker_api.access.keys import hash_key, is_well_formed
 from tracker_api.extensions import db
-from tracker_api.keys import hash_key, is_well_formed
 from tracker_api.models import ApiKey, Client, StatusEvent, TrackingNumber
 from tracker_api.models.types import utcnow
 from walkthrough import DEMO_BOT_ID, DEMO_CLIENTS, DEMO_TRACKING_NUMBERS, walk_every_endpoint

@@ -10,8 +10,18 @@ import pytest
 import requests
 
 from browser import LOCAL_HOST_NAME, artifacts_directory, by_css, missing_browser
-from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, make_client,
-                      make_migrated_app, make_tenant, make_tracking, require_service, worker_suffix)
+from conftest import (
+    REDIS_TEST_URL,
+    dispose_app,
+    flush_test_redis,
+    fresh_postgres_database,
+    make_client,
+    make_migrated_app,
+    make_tenant,
+    make_tracking,
+    require_service,
+    worker_suffix,
+)
 from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary
 
 pytestmark = pytest.mark.slow
@@ -165,7 +175,7 @@ def test_redoc_renders_every_operation_without_asking_another_host(docs_site, ch
     assert operation.text.startswith("List tracking numbers")
     screenshot("redoc")
 
-    assert_only_local_requests(chromium, docs_site)  # ReDoc's attribution logo included (tracker_api/docs.py)
+    assert_only_local_requests(chromium, docs_site)  # ReDoc's attribution logo included (tracker_api/web/docs.py)
     logo = driver.find_element(*by_css("img[alt='redocly logo']"))  # ReDoc drops it when it fails to load
     assert driver.execute_script("return arguments[0].naturalWidth", logo) > 0
     assert_no_console_errors(chromium)

@@ -1,4 +1,4 @@
-"""Compiled dumpers (tracker_api/dumping.py) answer exactly what marshmallow's Schema.dump answers.
+"""Compiled dumpers (tracker_api/serialization/dumping.py) answer exactly what marshmallow's Schema.dump answers.
 
 Every response schema of the app is dumped both ways from dicts, objects and mappings that have every field, none
 (None values), or only some; then the field types and schema features the dumper fast-paths or leaves to
@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select, text
 
 from conftest import in_app, make_tracking
-from tracker_api import dumping
-from tracker_api.dumping import compiled_dumper
 from tracker_api.extensions import db
 from tracker_api.models import TrackingNumber
 from tracker_api.resources.tracking.schemas import TrackingListSchema, TrackingNumberSchema
-from tracker_api.schemas import UTCDateTimeField, money
+from tracker_api.serialization import dumping
+from tracker_api.serialization.dumping import compiled_dumper
+from tracker_api.serialization.schemas import UTCDateTimeField, money
 
 TEXT = "Хрупкое: «стекло» ✓"
 MOMENT = datetime(2025, 1, 27, 10, 0, 5, 123456, tzinfo=timezone.utc)

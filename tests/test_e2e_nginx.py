@@ -14,11 +14,20 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-
-from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, make_client,
-                      make_migrated_app, make_tenant, require_service, worker_suffix)
-from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary
 from test_ratelimit_gunicorn import fire
+
+from conftest import (
+    REDIS_TEST_URL,
+    dispose_app,
+    flush_test_redis,
+    fresh_postgres_database,
+    make_client,
+    make_migrated_app,
+    make_tenant,
+    require_service,
+    worker_suffix,
+)
+from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary
 
 pytestmark = pytest.mark.slow
 EXAMPLES = REPO / "examples"

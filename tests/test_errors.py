@@ -1,13 +1,12 @@
 """Errors: every error is problem+json with a readable detail, and no input of any kind produces a 500."""
 import json
 import re
-
 from dataclasses import dataclass
 
 import pytest
 
 from conftest import in_app, make_tenant, make_tracking, wipe
-from tracker_api.keys import find_usable_key
+from tracker_api.access.keys import find_usable_key
 
 BOT = 123
 TRACKING = f"/api/v1/tracking/{BOT}"

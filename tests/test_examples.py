@@ -19,7 +19,7 @@ import requests
 
 from conftest import dispose_app, in_app, make_migrated_app, require_service
 from servers import REPO, Gunicorn, clean_env
-from tracker_api.keys import issue_key
+from tracker_api.access.keys import issue_key
 
 pytestmark = pytest.mark.slow
 EXAMPLES = REPO / "examples"

@@ -32,14 +32,13 @@ import psycopg
 import pytest
 import requests
 from sqlalchemy import text
-
-from conftest import (dispose_app, in_app, make_app_like, make_migrated_app, make_tenant, make_tracking,
-                      require_service)
-from servers import GUNICORN_CONF, Gunicorn, PrivatePostgres, PrivateRedis, clean_env, worker_pids
 from test_concurrency import STATUS_CYCLE, json_body
 from test_ratelimit_gunicorn import fire
+
+from conftest import dispose_app, in_app, make_app_like, make_migrated_app, make_tenant, make_tracking, require_service
+from servers import GUNICORN_CONF, Gunicorn, PrivatePostgres, PrivateRedis, clean_env, worker_pids
+from tracker_api.access.keys import set_rate_limit
 from tracker_api.extensions import db
-from tracker_api.keys import set_rate_limit
 
 pytestmark = pytest.mark.slow
 WORKERS = 2

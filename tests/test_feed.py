@@ -16,12 +16,12 @@ import requests
 
 from conftest import Tenant, dispose_app, in_app, make_migrated_app, make_tenant
 from servers import REPO, Gunicorn, clean_env
+from tracker_api.access.keys import issue_key
 from tracker_api.extensions import db
-from tracker_api.feed import encode_cursor
-from tracker_api.keys import issue_key
 from tracker_api.models import Bot, DeletedRecord, TrackingNumber
 from tracker_api.models.types import utcnow
 from tracker_api.resources.tracking.service import create_tracking, delete_tracking, update_tracking
+from tracker_api.writes.feed import encode_cursor
 
 BOT = 123
 TRACKING = f"/api/v1/tracking/{BOT}"

@@ -33,7 +33,8 @@ from hypothesis import HealthCheck, settings
 
 from config import TestConfig
 from conftest import make_client, make_tenant, make_tracking
-from tracker_api import create_app, keys
+from tracker_api import create_app
+from tracker_api.access import keys
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "20250127"))

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from test_concurrency import json_body, race
 
 from conftest import Tenant, in_app, make_tenant, make_tracking
-from test_concurrency import json_body, race
+from tracker_api.access.keys import issue_key
 from tracker_api.extensions import db
-from tracker_api.keys import issue_key
 from tracker_api.models import IdempotencyRecord, StatusEvent, TrackingNumber
 from tracker_api.models.types import utcnow
 from tracker_api.resources.tracking import service as tracking_service

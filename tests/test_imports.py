@@ -241,7 +241,7 @@ def test_a_retry_after_a_committed_import_lost_its_answer_says_so_instead_of_a_w
                                                                                              monkeypatch):
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tracker_api import idempotency
+    from tracker_api.writes import idempotency
 
     def storing_fails(claim, response):
         raise SQLAlchemyError("the answer could not be stored")

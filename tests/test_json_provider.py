@@ -1,4 +1,4 @@
-"""The orjson provider (tracker_api/json_provider.py) writes what Flask's own provider writes, byte for byte."""
+"""The orjson provider (tracker_api/web/json_provider.py) writes what Flask's own provider writes, byte for byte."""
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from tracker_api.json_provider import OrjsonProvider
+from tracker_api.web.json_provider import OrjsonProvider
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Key lookups cached per worker (tracker_api/key_cache.py): a known key costs no query, and every change to a key or
+"""Key lookups cached per worker (tracker_api/access/key_cache.py): a known key costs no query, and every change to a key or
 its bot still takes effect on the very next request, whichever process made it. Real Redis, both databases."""
 import threading
 import time
@@ -11,12 +11,12 @@ import redis
 from sqlalchemy import event, text
 
 from conftest import dispose_app, in_app, make_app_like
+from tracker_api.access.key_cache import TOKEN_KEY
+from tracker_api.access.keys import revoke_key, set_rate_limit
+from tracker_api.access.shared_store import NAMESPACE, RedisStore
 from tracker_api.extensions import db
-from tracker_api.key_cache import TOKEN_KEY
-from tracker_api.keys import revoke_key, set_rate_limit
 from tracker_api.models import ApiKey, Bot
 from tracker_api.models.types import utcnow
-from tracker_api.shared_store import NAMESPACE, RedisStore
 
 BOT_PATH = "/api/v1/bots/{}"
 

@@ -7,10 +7,18 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import (LIMITED_SETTINGS, dispose_app, fresh_postgres_database, make_app_like, make_migrated_app,
-                      make_tenant, wipe, worker_suffix)
+from conftest import (
+    LIMITED_SETTINGS,
+    dispose_app,
+    fresh_postgres_database,
+    make_app_like,
+    make_migrated_app,
+    make_tenant,
+    wipe,
+    worker_suffix,
+)
 from servers import GUNICORN_CONF, Gunicorn, clean_env
-from tracker_api.keys import generate_plain_key
+from tracker_api.access.keys import generate_plain_key
 
 BOT = 123
 BOT_ROUTE = "/api/v1/bots/{bot_id}"

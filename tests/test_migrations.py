@@ -9,8 +9,9 @@ from sqlalchemy import inspect, text
 
 from config import TestConfig, normalize_database_url
 from conftest import fresh_postgres_database, worker_suffix
-from tracker_api import MIGRATIONS_DIRECTORY, create_app, totals
+from tracker_api import MIGRATIONS_DIRECTORY, create_app
 from tracker_api.extensions import db
+from tracker_api.writes import totals
 
 REVISIONS = ScriptDirectory(MIGRATIONS_DIRECTORY)
 BASE_TABLES = {"alembic_version"}

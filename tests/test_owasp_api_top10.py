@@ -20,8 +20,8 @@ from sqlalchemy import event, text
 
 from conftest import dispose_app, in_app, make_app_like, make_client, make_tracking, make_webhook
 from tracker_api import create_app
+from tracker_api.access.keys import _checksum, generate_plain_key, hash_key, issue_key, revoke_key
 from tracker_api.extensions import db
-from tracker_api.keys import _checksum, generate_plain_key, hash_key, issue_key, revoke_key
 from tracker_api.models import ApiKey, WebhookDelivery
 from tracker_api.models.types import utcnow
 
@@ -517,7 +517,7 @@ def header_sample(app, http, tenant, own):
 class TestAPI8SecurityMisconfiguration:
     """API8:2023 Security Misconfiguration. Production runs without debug; an unexpected error is a bare 500
     problem (the traceback goes to the log only); no CORS is granted to any origin (the API is for servers,
-    not browsers on other sites); every response carries tracker_api/security_headers.py's headers: nosniff,
+    not browsers on other sites); every response carries tracker_api/web/security_headers.py's headers: nosniff,
     no framing, no referrer, no-store (except the docs assets, cached a day) and a Content-Security-Policy,
     `default-src 'none'` for data and just what Swagger UI and ReDoc need for the docs pages. That those
     pages still work under it is proved in real Chromium by tests/test_docs_browser.py, which fails on any

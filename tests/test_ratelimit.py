@@ -10,7 +10,7 @@ import redis
 
 from config import Config
 from conftest import dispose_app, in_app, make_app_like
-from tracker_api.keys import generate_plain_key, issue_key
+from tracker_api.access.keys import generate_plain_key, issue_key
 
 BOT = 123
 BOT_PATH = f"/api/v1/bots/{BOT}"

@@ -16,10 +16,19 @@ import pytest
 import redis
 import requests
 
-from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
-                      make_migrated_app, make_tenant, require_service, worker_suffix)
+from conftest import (
+    REDIS_TEST_URL,
+    dispose_app,
+    flush_test_redis,
+    fresh_postgres_database,
+    in_app,
+    make_migrated_app,
+    make_tenant,
+    require_service,
+    worker_suffix,
+)
 from servers import Gunicorn, free_port
-from tracker_api.keys import generate_plain_key, revoke_key, set_rate_limit
+from tracker_api.access.keys import generate_plain_key, revoke_key, set_rate_limit
 
 pytestmark = pytest.mark.slow
 BOT_IDS = itertools.count(1001)

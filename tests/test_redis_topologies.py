@@ -12,7 +12,7 @@ import redis
 
 from conftest import dispose_app, make_app_like, make_tenant, require_service
 from servers import PrivateRedis, free_port
-from tracker_api.shared_store import redis_client
+from tracker_api.access.shared_store import redis_client
 
 SERVICE = "tracker"
 BUDGET = 4

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import dispose_app, in_app, make_app_like
-from tracker_api.keys import generate_plain_key, revoke_key
+from tracker_api.access.keys import generate_plain_key, revoke_key
 
 BOT = 123
 BOT_PATH = f"/api/v1/bots/{BOT}"

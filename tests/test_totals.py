@@ -1,4 +1,4 @@
-"""The totals kept per bot (tracker_api/totals.py): exact after every kind of write, untouched by refused ones,
+"""The totals kept per bot (tracker_api/writes/totals.py): exact after every kind of write, untouched by refused ones,
 what lists and statistics answer, what deep pages are found with; and the operator's check and recount."""
 from datetime import timedelta
 from decimal import Decimal
@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import text
 
 from conftest import assert_totals_exact, in_app, make_tenant
-from tracker_api import totals
 from tracker_api.extensions import db
 from tracker_api.models import TrackingIdBucket, TrackingNumber, TrackingStatusTotal
 from tracker_api.models.types import utcnow
 from tracker_api.resources.tracking.service import create_tracking
+from tracker_api.writes import totals
 
 BOT = 123
 TRACKING = f"/api/v1/tracking/{BOT}"

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event
 
 from conftest import SAMPLE_TRACKING, in_app, make_tenant, make_tracking, make_webhook
+from tracker_api.access.keys import issue_key
 from tracker_api.extensions import db
-from tracker_api.keys import issue_key
 from tracker_api.models import ApiKey, StatusEvent, TrackingNumber
 from tracker_api.models.types import utcnow
 from tracker_api.resources.tracking.service import create_tracking, update_tracking

@@ -17,17 +17,17 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from webhook_receiver import Receiver
 
 from conftest import in_app, make_tenant, make_webhook, require_service
 from servers import REPO, clean_env
-from tracker_api.changes import next_change_seq
 from tracker_api.extensions import db
 from tracker_api.models import TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tracker_api.models.types import utcnow
 from tracker_api.webhooks import addresses
 from tracker_api.webhooks.delivery import retry_delay, run_worker
 from tracker_api.webhooks.signing import new_secret
-from webhook_receiver import Receiver
+from tracker_api.writes.change_numbers import next_change_seq
 
 EXAMPLES = REPO / "examples"
 PARCEL = {"tracking_number": "HOOK000001", "client_code": "CLIENT123", "status": "pending"}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import dispose_app, in_app, make_app_like, make_tracking
-from tracker_api.keys import is_well_formed, issue_key, normalize_origin, revoke_key
+from tracker_api.access.keys import is_well_formed, issue_key, normalize_origin, revoke_key
 from tracker_api.resources.tracking.service import update_tracking
 
 SHOP = "https://shop.example"

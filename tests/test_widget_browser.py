@@ -13,10 +13,20 @@ from urllib.parse import urlsplit
 import pytest
 
 from browser import LOCAL_HOST_NAME, artifacts_directory, by_css, missing_browser
-from conftest import (REDIS_TEST_URL, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
-                      make_migrated_app, make_tenant, make_tracking, require_service, worker_suffix)
+from conftest import (
+    REDIS_TEST_URL,
+    dispose_app,
+    flush_test_redis,
+    fresh_postgres_database,
+    in_app,
+    make_migrated_app,
+    make_tenant,
+    make_tracking,
+    require_service,
+    worker_suffix,
+)
 from servers import GUNICORN_CONF, REPO, Gunicorn, clean_env, free_port
-from tracker_api.keys import issue_key
+from tracker_api.access.keys import issue_key
 from tracker_api.resources.tracking.service import update_tracking
 
 pytestmark = pytest.mark.slow

@@ -5,23 +5,24 @@ from flask import Flask
 
 from config import load_config
 
-from . import docs, health
-from .audit import register_audit
-from .auth import register_auth
+from .access.audit import register_audit
+from .access.authentication import register_auth
+from .access.key_cache import register_key_cache
+from .access.rate_limits import register_rate_limits
+from .access.shared_store import register_shared_store
 from .commands import register_commands
 from .database import register_database
 from .extensions import api, db, migrate
-from .idempotency import register_idempotency
-from .json_provider import OrjsonProvider
-from .key_cache import register_key_cache
-from .metrics import register_metrics
-from .proxy import register_proxy_fix
-from .ratelimit import register_rate_limits
-from .request_id import register_request_id
+from .ops import health
+from .ops.metrics import register_metrics
 from .resources import register_blueprints
 from .resources.widget import script as widget_script
-from .security_headers import register_security_headers
-from .shared_store import register_shared_store
+from .web import docs
+from .web.json_provider import OrjsonProvider
+from .web.proxy import register_proxy_fix
+from .web.request_id import register_request_id
+from .web.security_headers import register_security_headers
+from .writes.idempotency import register_idempotency
 
 MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

@@ -9,8 +9,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .errors import problem
 from .extensions import db
+from .web.errors import problem
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
-from .errors import Api
+from .web.errors import Api
 
 # Named constraints so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

@@ -16,7 +16,7 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-ID_BUCKET_WIDTH = 1024  # tracker_api.totals.ID_BUCKET_WIDTH when this revision was written
+ID_BUCKET_WIDTH = 1024  # tracker_api.writes.totals.ID_BUCKET_WIDTH when this revision was written
 
 
 def _bot_key(table):

@@ -1,10 +1,10 @@
 """The operator CLI: `flask --app wsgi bots|keys|security|totals|webhooks|demo ...`."""
-from .bots import bots_cli
+from .bots_cli import bots_cli
 from .demo import demo_command
-from .keys import keys_cli
-from .security import security_cli
-from .totals import totals_cli
-from .webhooks import webhooks_cli
+from .keys_cli import keys_cli
+from .security_cli import security_cli
+from .totals_cli import totals_cli
+from .webhooks_cli import webhooks_cli
 
 
 def register_commands(app):

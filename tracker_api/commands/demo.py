@@ -7,13 +7,13 @@ from decimal import Decimal
 import click
 from flask.cli import with_appcontext
 
-from ..changes import next_change_seq
+from ..access.keys import issue_key
 from ..extensions import db
-from ..keys import issue_key
 from ..models import Bot, Client, TrackingNumber
 from ..models.types import utcnow
 from ..resources.bots.service import create_bot
 from ..resources.tracking.service import create_tracking, update_tracking
+from ..writes.change_numbers import next_change_seq
 from .output import json_option
 
 DEMO_BOT_ID = 123  # the product document's examples use BOT_ID = 123

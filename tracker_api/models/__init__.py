@@ -1,14 +1,20 @@
 """The data model; importing this package registers every table with the metadata."""
 from .api_key import KEY_KINDS, ApiKey
 from .bot import SUBSCRIPTION_STATUSES, Bot
+from .bot_totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
 from .client import Client
 from .deleted_record import DELETED_KINDS, DeletedRecord
 from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
-from .totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
 from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
-from .webhook import (DELIVERY_STATES, TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint,
-                      WebhookEvent)
+from .webhook import (
+                      DELIVERY_STATES,
+                      TEST_EVENT_TYPE,
+                      WEBHOOK_EVENT_TYPES,
+                      WebhookDelivery,
+                      WebhookEndpoint,
+                      WebhookEvent,
+)
 
 __all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
            "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",

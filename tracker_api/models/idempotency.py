@@ -6,7 +6,7 @@ from ..extensions import db
 from .types import BigId, UTCDateTime, utcnow
 
 # processing: a request holds the claim (until locked_until); committed: its change is in the database but its
-# answer is not stored yet; completed: its answer is stored and replayed. See tracker_api/idempotency.py.
+# answer is not stored yet; completed: its answer is stored and replayed. See tracker_api/writes/idempotency.py.
 IDEMPOTENCY_STATES = ("processing", "committed", "completed")
 
 

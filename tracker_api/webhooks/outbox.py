@@ -21,9 +21,9 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from ..changes import bots_without_webhooks  # changes.py's before_flush also loads deleted records for us
-from ..models import (Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent)
+from ..models import Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..models.types import utcnow
+from ..writes.change_numbers import bots_without_webhooks  # changes.py's before_flush also loads deleted records for us
 
 KINDS = {TrackingNumber: "tracking", Client: "client"}
 PAYLOAD_KEYS = {"tracking": "tracking_number", "client": "client"}

@@ -1,9 +1,9 @@
 """Bot endpoints: /api/v1/bots/{bot_id}, and the calling key's usage under it."""
 from flask.views import MethodView
 
-from ...audit import key_usage
-from ...auth import current_key
-from ...blueprint import Blueprint
+from ...access.audit import key_usage
+from ...access.authentication import current_key
+from ..blueprint import Blueprint
 from ..paths import BOT_ID
 from . import service
 from .schemas import BotSchema, KeyUsageSchema, UsageQuerySchema

@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...models import SUBSCRIPTION_STATUSES
-from ...schemas import QuerySchema, UTCDateTimeField
+from ...serialization.schemas import QuerySchema, UTCDateTimeField
 
 
 class BotSchema(ma.Schema):

@@ -2,13 +2,19 @@
 import marshmallow as ma
 from flask.views import MethodView
 
-from ...blueprint import BODY_RESPONSES, Blueprint
-from ...imports import ImportResultSchema, import_request_body, run_import
+from ...writes.imports import ImportResultSchema, import_request_body, run_import
+from ..blueprint import BODY_RESPONSES, Blueprint
 from ..paths import BOT_ID, RECORD_ID
 from ..tracking.schemas import ClientCodePathSchema
 from . import service
-from .schemas import (ClientContactSchema, ClientCreateSchema, ClientListQuerySchema, ClientListSchema, ClientSchema,
-                      ClientUpdateSchema)
+from .schemas import (
+    ClientContactSchema,
+    ClientCreateSchema,
+    ClientListQuerySchema,
+    ClientListSchema,
+    ClientSchema,
+    ClientUpdateSchema,
+)
 
 blp = Blueprint("clients", __name__, url_prefix="/clients", description="The company's customers")
 

@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ...schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields
+from ...serialization.schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields
 from ..paths import MAX_ID
 from ..tracking.schemas import client_code_field
 

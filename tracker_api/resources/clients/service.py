@@ -2,15 +2,15 @@
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
-from ... import totals
-from ...changes import next_change_seq, record_deletion
 from ...extensions import db
-from ...feed import Feed
-from ...imports import Importer
 from ...models import Client
 from ...models.types import utcnow
-from ...pagination import newest_first_bound, page_items
+from ...writes import totals
+from ...writes.change_numbers import next_change_seq, record_deletion
+from ...writes.feed import Feed
+from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict
+from ..pagination import newest_first_bound, page_items
 from .schemas import ClientCreateSchema
 
 CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")

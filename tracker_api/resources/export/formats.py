@@ -11,7 +11,7 @@ import re
 
 import marshmallow as ma
 
-from ... import dumping
+from ...serialization import dumping
 
 # OWASP "CSV Injection": a cell starting with one of these is run as a formula by Excel and LibreOffice.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -1,7 +1,7 @@
 """Export endpoints: /api/v1/export/{bot_id}/tracking and /clients, streamed as CSV or NDJSON."""
 from flask.views import MethodView
 
-from ...blueprint import Blueprint
+from ..blueprint import Blueprint
 from ..clients.schemas import ClientSchema
 from ..paths import BOT_ID
 from ..tracking.schemas import TrackingNumberSchema

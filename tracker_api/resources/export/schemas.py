@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ...schemas import QuerySchema
+from ...serialization.schemas import QuerySchema
 from ..tracking.schemas import TrackingListQuerySchema
 
 FORMATS = ("csv", "ndjson")

@@ -1,7 +1,7 @@
 """Statistics endpoints: /api/v1/statistics/{bot_id}/..."""
 from flask.views import MethodView
 
-from ...blueprint import Blueprint
+from ..blueprint import Blueprint
 from ..paths import BOT_ID
 from . import service
 from .schemas import OverviewSchema, TrackingStatisticsSchema

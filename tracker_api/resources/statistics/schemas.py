@@ -2,7 +2,7 @@
 import marshmallow as ma
 
 from ...models import STATUSES
-from ...schemas import money, weight
+from ...serialization.schemas import money, weight
 
 
 class OverviewSchema(ma.Schema):

@@ -1,11 +1,11 @@
 """Statistics of one bot: counts, weights and costs by status, and recent activity, read from its totals
-(tracker_api/totals.py), never by counting its rows."""
+(tracker_api/writes/totals.py), never by counting its rows."""
 from datetime import timedelta
 from decimal import Decimal
 
-from ... import totals
 from ...models import STATUSES
 from ...models.types import utcnow
+from ...writes import totals
 
 ACTIVITY_DAYS = 30
 

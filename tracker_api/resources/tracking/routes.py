@@ -2,14 +2,21 @@
 import marshmallow as ma
 from flask.views import MethodView
 
-from ...auth import current_key_id
-from ...blueprint import BODY_RESPONSES, Blueprint
-from ...imports import ImportResultSchema, import_request_body, run_import
-from ...schemas import PageQuerySchema
+from ...access.authentication import current_key_id
+from ...serialization.schemas import PageQuerySchema
+from ...writes.imports import ImportResultSchema, import_request_body, run_import
+from ..blueprint import BODY_RESPONSES, Blueprint
 from ..paths import BOT_ID, RECORD_ID
 from . import service
-from .schemas import (ClientCodePathSchema, TrackingCreateSchema, TrackingHistorySchema, TrackingListQuerySchema,
-                      TrackingListSchema, TrackingNumberSchema, TrackingUpdateSchema)
+from .schemas import (
+    ClientCodePathSchema,
+    TrackingCreateSchema,
+    TrackingHistorySchema,
+    TrackingListQuerySchema,
+    TrackingListSchema,
+    TrackingNumberSchema,
+    TrackingUpdateSchema,
+)
 
 blp = Blueprint("tracking", __name__, url_prefix="/tracking", description="Parcels and their status")
 

@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...models import STATUS_SOURCES, STATUSES
-from ...schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields, money, weight
+from ...serialization.schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields, money, weight
 
 TRACKING_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 CLIENT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

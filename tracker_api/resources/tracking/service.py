@@ -4,16 +4,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask_smorest import abort
 from sqlalchemy import bindparam, func, select
 
-from ... import totals
-from ...changes import next_change_seq, record_deletion
 from ...extensions import db
-from ...feed import Feed
-from ...imports import Importer
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
-from ...pagination import count_rows, newest_first_bound, page_items
-from ...schemas import MONEY_MAXIMUM
+from ...serialization.schemas import MONEY_MAXIMUM
+from ...writes import totals
+from ...writes.change_numbers import next_change_seq, record_deletion
+from ...writes.feed import Feed
+from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict
+from ..pagination import count_rows, newest_first_bound, page_items
 from .schemas import TrackingCreateSchema
 
 CENT = Decimal("0.01")

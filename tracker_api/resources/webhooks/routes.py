@@ -1,11 +1,19 @@
 """Webhook endpoints: /api/v1/webhooks/{bot_id}/..., their secrets, test events and delivery log."""
 from flask.views import MethodView
 
-from ...blueprint import Blueprint
+from ..blueprint import Blueprint
 from ..paths import BOT_ID, RECORD_ID
 from . import service
-from .schemas import (DeliveryListQuerySchema, DeliveryListSchema, DeliverySchema, WebhookCreateSchema,
-                      WebhookListSchema, WebhookSchema, WebhookUpdateSchema, WebhookWithSecretSchema)
+from .schemas import (
+    DeliveryListQuerySchema,
+    DeliveryListSchema,
+    DeliverySchema,
+    WebhookCreateSchema,
+    WebhookListSchema,
+    WebhookSchema,
+    WebhookUpdateSchema,
+    WebhookWithSecretSchema,
+)
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks",
                 description="Signed HTTP callbacks for every change to tracking numbers and clients")

@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...models import DELIVERY_STATES, WEBHOOK_EVENT_TYPES
-from ...schemas import BodySchema, PageQuerySchema, Text, UTCDateTimeField
+from ...serialization.schemas import BodySchema, PageQuerySchema, Text, UTCDateTimeField
 
 EVENTS_DESCRIPTION = "The event types sent to this endpoint: any of " + ", ".join(WEBHOOK_EVENT_TYPES) + "."
 

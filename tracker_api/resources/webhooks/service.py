@@ -9,11 +9,11 @@ from flask_smorest import abort
 from ...extensions import db
 from ...models import TEST_EVENT_TYPE, Client, TrackingNumber, WebhookDelivery, WebhookEndpoint
 from ...models.types import utcnow
-from ...pagination import count_rows, page_items
 from ...webhooks import outbox
 from ...webhooks.addresses import UnsafeUrl, check_url
 from ...webhooks.signing import new_secret
 from ..clients.schemas import ClientSchema
+from ..pagination import count_rows, page_items
 from ..tracking.schemas import TrackingNumberSchema
 
 

@@ -14,8 +14,8 @@ the few header lines below, and the refusals as problem+json like every other er
 """
 from flask import current_app, g, request
 
-from ...auth import API_KEY_HEADER, presented_key, refuse
-from ...errors import problem
+from ...access.authentication import API_KEY_HEADER, presented_key, refuse
+from ...web.errors import problem
 from .service import bot_allows_origin
 
 PREFLIGHT_MAX_AGE_SECONDS = 600

@@ -1,7 +1,7 @@
 """The tracking widget's public lookup: /api/v1/widget/{bot_id}/track/{tracking_number}."""
 from flask.views import MethodView
 
-from ...blueprint import Blueprint
+from ..blueprint import Blueprint
 from ..paths import BOT_ID
 from . import service
 from .cors import register_cors

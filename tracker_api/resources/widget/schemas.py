@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from ...models import STATUSES
-from ...schemas import UTCDateTimeField
+from ...serialization.schemas import UTCDateTimeField
 
 
 class PublicStatusSchema(ma.Schema):

@@ -1,7 +1,7 @@
 """A bot's totals, kept exact beside its rows, so that no request counts a million rows.
 
 Why: `total` in every list, the statistics and page N of a list would otherwise scan the bot's rows on every
-request (a count(*) over a million parcels costs ~180 ms). Instead the tables in models/totals.py hold, per
+request (a count(*) over a million parcels costs ~180 ms). Instead the tables in models/bot_totals.py hold, per
 bot: parcels per status with their weight and cost, parcels created per UTC day, parcels per id bucket, and
 clients.
 
@@ -20,10 +20,9 @@ from sqlalchemy import Date, and_, bindparam, cast, delete, event, func, insert,
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from . import changes  # noqa: F401 - its before_flush loads deleted rows for the listener here
-from .extensions import db
-from .models import (Client, ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingNumber,
-                     TrackingStatusTotal)
+from ..extensions import db
+from ..models import Client, ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingNumber, TrackingStatusTotal
+from . import change_numbers  # noqa: F401 - its before_flush loads deleted rows for the listener here
 
 # Ids per bucket. Page N's rows are found by summing bucket counts from the newest bucket down (a few
 # thousand rows at a million parcels) and then skipping at most one bucket's rows with OFFSET.

@@ -13,9 +13,9 @@ first is also what keeps two writes from ever waiting on each other's rows in op
 from sqlalchemy import bindparam, event, exists, inspect, update
 from sqlalchemy.orm import Session, object_session
 
-from .extensions import db
-from .models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
-from .models.types import utcnow
+from ..extensions import db
+from ..models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
+from ..models.types import utcnow
 
 BOTS_WITHOUT_WEBHOOKS = "bots_without_webhooks"  # the session.info key of bots_without_webhooks()
 # Built once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.

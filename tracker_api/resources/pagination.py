@@ -1,8 +1,8 @@
 """Page-number pagination with the total, as the product document's list shapes require. Totals come from the
-caller (tracker_api/totals.py keeps them, so they cost no scan); a page past the last costs no query."""
+caller (tracker_api/writes/totals.py keeps them, so they cost no scan); a page past the last costs no query."""
 from sqlalchemy import func, select, tuple_
 
-from .extensions import db
+from ..extensions import db
 
 LARGEST_ID = 2**63 - 1
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
 
-from .extensions import db
-from .models import Bot, DeletedRecord
+from ..extensions import db
+from ..models import Bot, DeletedRecord
 
 CURSOR_VERSION = "v1"
 

@@ -25,11 +25,11 @@ from flask import current_app, request
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
+from ..extensions import db
+from ..models.types import utcnow
+from ..web.errors import problem
 from . import idempotency
-from .changes import next_change_seqs
-from .errors import problem
-from .extensions import db
-from .models.types import utcnow
+from .change_numbers import next_change_seqs
 
 DEFAULT_MAX_ROWS = 1_000  # config IMPORT_MAX_ROWS overrides it
 JSON_TYPE, CSV_TYPE = "application/json", "text/csv"

@@ -2,9 +2,9 @@
 import click
 from flask.cli import AppGroup
 
-from ..audit import list_security_events, unblock_address
+from ..access.audit import list_security_events, unblock_address
+from ..access.shared_store import shared_store
 from ..models import SECURITY_EVENT_KINDS
-from ..shared_store import shared_store
 from .output import emit, json_option
 
 security_cli = AppGroup("security", help="Security events (invalid-key bursts, keys probing other bots, ...).")

@@ -14,16 +14,16 @@ import re
 import secrets
 import string
 import zlib
-from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import current_app
 
-from .extensions import db
+from ..extensions import db
+from ..models import ApiKey
+from ..models.types import utcnow
 from .key_cache import key_lookup_cache
-from .models import ApiKey
-from .models.types import utcnow
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 KEY_PREFIX = "tb_"

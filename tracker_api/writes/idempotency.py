@@ -38,12 +38,12 @@ from flask_smorest import abort
 from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .auth import current_key, current_key_id
-from .database import discard_transaction
-from .errors import problem
-from .extensions import db
-from .models import IDEMPOTENCY_STATES, IdempotencyRecord
-from .models.types import utcnow
+from ..access.authentication import current_key, current_key_id
+from ..database import discard_transaction
+from ..extensions import db
+from ..models import IDEMPOTENCY_STATES, IdempotencyRecord
+from ..models.types import utcnow
+from ..web.errors import problem
 
 log = logging.getLogger(__name__)
 

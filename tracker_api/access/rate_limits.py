@@ -28,9 +28,9 @@ from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
-from .auth import accepts_publishable_keys, is_protected, presented_key
-from .errors import ProblemSchema, problem
-from .proxy import client_address
+from ..web.errors import ProblemSchema, problem
+from ..web.proxy import client_address
+from .authentication import accepts_publishable_keys, is_protected, presented_key
 from .shared_store import limiter_storage_options
 
 log = logging.getLogger(__name__)

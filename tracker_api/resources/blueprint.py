@@ -12,7 +12,8 @@ from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
-from . import dumping, idempotency
+from ..serialization import dumping
+from ..writes import idempotency
 
 
 class JsonOnlyParser(FlaskParser):

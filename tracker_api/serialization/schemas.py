@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from .feed import InvalidCursor, decode_cursor
+from ..writes.feed import InvalidCursor, decode_cursor
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -23,7 +23,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from .models import ApiKey, Bot
+from ..models import ApiKey, Bot
 from .shared_store import shared_store
 
 TOKEN_KEY = "keys:token"

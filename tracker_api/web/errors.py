@@ -76,7 +76,7 @@ class Api(flask_smorest.Api):
             del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
     def handle_http_exception(self, error):
-        from .database import discard_transaction  # here: database.py builds its 503 with problem()
+        from ..database import discard_transaction  # here: database.py builds its 503 with problem()
         # An error answer commits nothing, and must not hold the request's locks while the hooks after it run.
         discard_transaction()
         if error.code == 304:  # If-None-Match matched: no body, the ETag the client already has

@@ -5,12 +5,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..audit import key_usage, last_used
+from ..access.audit import key_usage, last_used
+from ..access.keys import MAX_ORIGINS, issue_key, revoke_key, set_rate_limit
+from ..access.rate_limits import key_budget_per_minute
+from ..access.shared_store import shared_store
 from ..extensions import db
-from ..keys import MAX_ORIGINS, issue_key, revoke_key, set_rate_limit
 from ..models import ApiKey, Bot
-from ..ratelimit import key_budget_per_minute
-from ..shared_store import shared_store
 from .output import emit, json_option
 
 # AppGroup: each command gets an app context, under `flask` and under app.test_cli_runner() alike.

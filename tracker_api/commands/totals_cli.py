@@ -1,11 +1,11 @@
-"""`flask totals check|recount`: the kept totals (tracker_api/totals.py) against a fresh count of the rows."""
+"""`flask totals check|recount`: the kept totals (tracker_api/writes/totals.py) against a fresh count of the rows."""
 from decimal import Decimal
 
 import click
 from flask.cli import AppGroup
 
-from .. import totals
 from ..extensions import db
+from ..writes import totals
 
 totals_cli = AppGroup("totals", help="Check or recount the totals kept per bot (lists, statistics, deep pages).")
 bot_option = click.option("--bot-id", type=click.IntRange(1, 2**31 - 1), help="Only this bot (default: all).")

@@ -1,6 +1,6 @@
 """Exact totals kept beside a bot's rows, so that lists, statistics and deep pages never scan those rows.
 
-tracker_api/totals.py keeps them: every flush that creates, changes or deletes a tracking number or a client
+tracker_api/writes/totals.py keeps them: every flush that creates, changes or deletes a tracking number or a client
 moves them in the same transaction (under the bot's change lock, see changes.py), and `flask totals check`
 compares them with a fresh count.
 """
@@ -10,7 +10,6 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-
 
 
 def bot_fk():

@@ -8,8 +8,8 @@ no service at all.
 from flask import Blueprint
 from sqlalchemy import text
 
-from .extensions import db
-from .shared_store import shared_store
+from ..access.shared_store import shared_store
+from ..extensions import db
 
 blp = Blueprint("health", __name__)
 

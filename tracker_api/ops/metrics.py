@@ -21,8 +21,8 @@ from flask_smorest.spec.plugins import FlaskPlugin
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 
-from .audit import elapsed_seconds, refusal
-from .ratelimit import rate_limit_window
+from ..access.audit import elapsed_seconds, refusal
+from ..access.rate_limits import rate_limit_window
 
 log = logging.getLogger(__name__)
 blp = Blueprint("metrics", __name__)

@@ -13,7 +13,7 @@ resources/widget/cors.py.
 """
 from flask import current_app, g, request
 
-from .errors import problem
+from ..web.errors import problem
 from .keys import KeyCheck, check_key
 
 PROTECTED_PREFIX = "/api/v"

@@ -26,15 +26,15 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app, g, request
 from sqlalchemy import insert, or_, update
 
-from .auth import auth_refusal, is_protected
-from .errors import problem
-from .extensions import db
+from ..extensions import db
+from ..models import ApiKey, SecurityEvent
+from ..models.types import utcnow
+from ..serialization.schemas import CONTROL_CHARACTERS
+from ..web.errors import problem
+from ..web.proxy import client_address
+from .authentication import auth_refusal, is_protected
 from .key_cache import TOKEN_KEY, key_lookup_cache
-from .models import ApiKey, SecurityEvent
-from .models.types import utcnow
-from .proxy import client_address
-from .ratelimit import key_budget_per_minute, rate_limit_window
-from .schemas import CONTROL_CHARACTERS
+from .rate_limits import key_budget_per_minute, rate_limit_window
 from .shared_store import shared_store
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""What the operator watches: the request log, Prometheus metrics, liveness and readiness."""
