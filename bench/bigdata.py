@@ -3,7 +3,7 @@
 Generated inside PostgreSQL (INSERT ... SELECT generate_series), not row by row from Python: two million rows
 with their indexes load in minutes instead of hours. The schema is the migrations' own (`flask db upgrade` runs
 first), so the benchmark measures the indexes the app ships with. Every row gets a change number as the app's
-writes would (changes.py): increasing per bot, clients first, and each bot's counter at its largest number.
+writes would (change_numbers.py): increasing per bot, clients first, and each bot's counter at its largest number.
 """
 import time
 from dataclasses import dataclass

@@ -28,9 +28,9 @@ import redis  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from config import TestConfig  # noqa: E402
-from tracker_api import create_app
-from tracker_api.access import audit  # noqa: E402
+from tracker_api import access, create_app  # noqa: E402
 from tracker_api.access.keys import issue_key  # noqa: E402
+from tracker_api.ops import request_log  # noqa: E402
 from tracker_api.resources.bots.service import create_bot  # noqa: E402
 
 BOT_ID = 123
@@ -42,8 +42,10 @@ def build_app(database_url, *, limiter, audit_trail, redis_url):
                 "RATE_LIMIT_PER_MINUTE": UNLIMITED, "RATE_LIMIT_PER_ADDRESS": UNLIMITED}
     with contextlib.ExitStack() as stack:
         if not audit_trail:  # the factory registers whatever these names hold when it runs
-            stack.enter_context(mock.patch.object(audit, "start_request", lambda: None))
-            stack.enter_context(mock.patch.object(audit, "finish_request", lambda response: response))
+            stack.enter_context(mock.patch.object(access, "start_clock", lambda: None))
+            stack.enter_context(mock.patch.object(access, "refuse_blocked_address", lambda: None))
+            stack.enter_context(mock.patch.object(access, "record_access", lambda response: response))
+            stack.enter_context(mock.patch.object(request_log, "log_request", lambda response: response))
         return create_app(TestConfig(), **settings)
 
 

@@ -39,7 +39,7 @@ import requests  # noqa: E402
 import stack_floor_app  # noqa: E402
 
 from servers import GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask, stop_process, worker_pids  # noqa: E402
-from tracker_api.writes.feed import encode_cursor  # noqa: E402
+from tracker_api.serialization.cursors import encode_cursor  # noqa: E402
 
 LUA = BENCH / "lua"
 FLOOR_APP = BENCH.parent.parent / "shared" / "bench" / "floor_app:app"  # gunicorn runs floor_app.py's app

@@ -24,7 +24,7 @@ WRITE_TABLES, which bench/run.py creates and drops):
     /write/free/<bot>      one row inserted and committed: a durable write and nothing else
     /write/ordered/<bot>   the same, numbered by the bot's change counter: the counter row's UPDATE ... RETURNING
                            first, so one bot's writes queue on that row lock until each commits, as the API's do
-                           (changes.py: the feed's change numbers follow commit order)
+                           (writes/change_numbers.py: the feed's change numbers follow commit order)
 
 Started by bench/run.py as `gunicorn -c docker/gunicorn.conf.py 'stack_floor_app:create_app()'` (the config file
 the others run with), with STACK_FLOOR_DSN and REDIS_URL.
@@ -165,7 +165,7 @@ def create_app(dsn=None, redis_url=None):
         SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "AUTOCOMMIT"},  # as the floor's connection
         API_TITLE="stack floor", API_VERSION="1", OPENAPI_VERSION="3.0.3",
         # The hit alone: Flask-Limiter's headers would read the window back in a second round trip (the API's
-        # ratelimit.CountingFixedWindow sends its headers from the hit's own count instead).
+        # access/rate_limits.py CountingFixedWindow sends its headers from the hit's own count instead).
         RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_STRATEGY="fixed-window", RATELIMIT_HEADERS_ENABLED=False)
     db.init_app(app)
     limiter = Limiter(key_func=presented_key_hash, app=app, default_limits=[])

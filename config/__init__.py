@@ -25,18 +25,19 @@ class Config:
     DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "10000"))
     # None: rate-limit counters, usage and address blocks live in each process's memory (one worker only)
     REDIS_URL = os.environ.get("REDIS_URL")
-    # An outage must cost a request milliseconds, not seconds: see shared_store.py for the policy.
+    # An outage must cost a request milliseconds, not seconds: see access/shared_store.py for the policy.
     REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.25"))
     REDIS_RETRY_INTERVAL_SECONDS = float(os.environ.get("REDIS_RETRY_INTERVAL_SECONDS", "5"))
     API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER", "development-pepper-not-secret")
-    # The most a worker keeps an API key's lookup (key_cache.py); a revocation through the app or `flask keys` takes
-    # effect on the next request anyway. Bounds what the cache cannot see: a key or bot changed by hand in SQL.
+    # The most a worker keeps an API key's lookup (access/key_cache.py); a revocation through the app or
+    # `flask keys` takes effect on the next request anyway. Bounds what the cache cannot see: a key or bot changed
+    # by hand in SQL.
     KEY_CACHE_SECONDS = float(os.environ.get("KEY_CACHE_SECONDS", "60"))
     # How many proxies (nginx: 1) append to X-Forwarded-For; 0 trusts none and uses the socket's peer.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))
 
-    # Rate limits (ratelimit.py): requests per minute, one budget per key for the whole API; a key's own
+    # Rate limits (access/rate_limits.py): requests per minute, one budget per key for the whole API; a key's own
     # `rate_limit_per_minute` overrides the default. Requests without a valid key share one budget per address.
     RATE_LIMIT_PER_MINUTE = int(os.environ.get("RATE_LIMIT_PER_MINUTE", "60"))
     RATE_LIMIT_PER_ADDRESS = int(os.environ.get("RATE_LIMIT_PER_ADDRESS", "30"))
@@ -44,19 +45,19 @@ class Config:
     # company's site shares it; a key's own `rate_limit_per_minute` overrides it) and per visitor address.
     WIDGET_RATE_LIMIT_PER_KEY = int(os.environ.get("WIDGET_RATE_LIMIT_PER_KEY", "600"))
     WIDGET_RATE_LIMIT_PER_ADDRESS = int(os.environ.get("WIDGET_RATE_LIMIT_PER_ADDRESS", "20"))
-    # Suspicious activity (audit.py): this many refused keys from one address within a minute blocks the
-    # address; this many 429s for one key within ten minutes is recorded as hammering.
+    # Suspicious activity (access/security_events.py): this many refused keys from one address within a minute
+    # blocks the address; this many 429s for one key within ten minutes is recorded as hammering.
     INVALID_KEY_BURST = int(os.environ.get("INVALID_KEY_BURST", "10"))
     ADDRESS_BLOCK_MINUTES = int(os.environ.get("ADDRESS_BLOCK_MINUTES", "15"))
     RATE_LIMIT_HAMMERING = int(os.environ.get("RATE_LIMIT_HAMMERING", "30"))
     SECURITY_EVENT_COOLDOWN_SECONDS = int(os.environ.get("SECURITY_EVENT_COOLDOWN_SECONDS", "300"))
     USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "30"))
     # Each worker sums its requests' usage counts and writes them to Redis this often, in one round trip, rather
-    # than once per request (shared_store.py); 0 writes them at once. Usage reports lag by at most this much.
+    # than once per request (access/shared_store.py); 0 writes them at once. Usage reports lag by at most this much.
     SHARED_STORE_FLUSH_SECONDS = float(os.environ.get("SHARED_STORE_FLUSH_SECONDS", "1"))
-    # Idempotency-Key (idempotency.py): answers are replayed this long; a claim's lease outlasts any live request
+    # Idempotency-Key (writes/idempotency.py): answers are replayed this long; a claim's lease outlasts any live request
     # (gunicorn kills a worker after 30 s); a twin request waits this long for the first to finish.
-    # Rows one bulk import may carry (imports.py); a bigger batch is a 413 naming the maximum.
+    # Rows one bulk import may carry (writes/imports.py); a bigger batch is a 413 naming the maximum.
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000"))
     IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
     IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
@@ -123,7 +124,7 @@ class TestConfig(Config):
     RATE_LIMIT_PER_ADDRESS = 100_000
     INVALID_KEY_BURST = 100_000
     RATE_LIMIT_HAMMERING = 100_000
-    VERIFY_FAST_DUMPS = True  # every response a test makes checks dumping.py against marshmallow
+    VERIFY_FAST_DUMPS = True  # every response a test makes checks serialization/dumping.py against marshmallow
 
 
 CONFIGS = {"development": Config, "production": ProductionConfig, "test": TestConfig}

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from config import TestConfig, normalize_database_url
 from tracker_api import create_app
-from tracker_api.access.keys import issue_key
+from tracker_api.access.keys import issue_key, set_rate_limit
 from tracker_api.extensions import db
 from tracker_api.models import Client
 from tracker_api.resources.bots.service import create_bot
@@ -124,6 +124,14 @@ def make_tenant(app, bot_id, name="Cargo Co", username="@cargo_bot", **bot_field
         api_key, plain_key = issue_key(bot_id, "tests")
         return Tenant(bot_id, api_key.id, plain_key)
     return in_app(app, build)
+
+
+def make_bot_tenant(app, bot_id, rate_limit=None):
+    """A new bot named after its id and its key, with a budget of `rate_limit` requests a minute when given."""
+    tenant = make_tenant(app, bot_id, f"Cargo {bot_id}", f"@cargo_{bot_id}_bot")
+    if rate_limit:
+        in_app(app, set_rate_limit, tenant.key_id, rate_limit)
+    return tenant
 
 
 @pytest.fixture

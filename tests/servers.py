@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -288,3 +289,22 @@ class PrivateRedis:
 
     def client(self):
         return redis.Redis.from_url(self.url, socket_timeout=1, decode_responses=True)
+
+
+@dataclass
+class Stack:
+    """The app as deployed, for the tests of served processes: `server` is what requests go to (a gunicorn, or nginx
+    in front of `hosts`), `app` the same app in-process on the same database and Redis, for set-up and inspection."""
+
+    app: object
+    server: object
+    hosts: list = field(default_factory=list)
+    postgres: object = None  # a PrivatePostgres, when the stack has its own
+    redis: object = None  # a PrivateRedis, likewise
+
+    @property
+    def url(self):
+        return self.server.url
+
+    def log_lines(self, request_ids):
+        return [line for host in self.hosts for line in host.lines_for(request_ids)]

@@ -12,11 +12,11 @@ import pytest
 import redis
 
 from conftest import dispose_app, flush_test_redis, in_app, make_app_like, make_tenant
-from tracker_api.access.audit import JsonLineFormatter
 from tracker_api.access.keys import generate_plain_key, issue_key
 from tracker_api.extensions import db
 from tracker_api.models import ApiKey
 from tracker_api.models.types import utcnow
+from tracker_api.ops.request_log import JsonLineFormatter
 
 BOT = 123
 BOT_PATH = f"/api/v1/bots/{BOT}"

@@ -6,9 +6,9 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from test_concurrency import THREADS, send_together
 
 from conftest import in_app, make_client, make_tenant, make_tracking
+from test_concurrency import THREADS, send_together
 from tracker_api.extensions import db
 from tracker_api.models import Bot, Client, DeletedRecord, TrackingNumber
 from tracker_api.resources.clients import service

@@ -10,24 +10,23 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 
 import pytest
 import requests
-from test_ratelimit_gunicorn import fire
 
 from conftest import (
     REDIS_TEST_URL,
     dispose_app,
     flush_test_redis,
     fresh_postgres_database,
+    make_bot_tenant,
     make_client,
     make_migrated_app,
-    make_tenant,
     require_service,
     worker_suffix,
 )
-from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, clean_env, nginx_binary
+from servers import GUNICORN_CONF, REPO, Gunicorn, Nginx, Stack, clean_env, nginx_binary
+from test_ratelimit_gunicorn import fire
 
 pytestmark = pytest.mark.slow
 EXAMPLES = REPO / "examples"
@@ -41,20 +40,6 @@ CLIENT_ADDRESS = "127.0.0.2"
 def require_program(name, install_hint):
     if not shutil.which(name):
         require_service(f"{name} is not installed ({install_hint}; `make e2e-deps` installs it)")
-
-
-@dataclass
-class Stack:
-    app: object  # in-process, on the same database: set-up only
-    hosts: list  # two gunicorn instances, two workers each
-    nginx: Nginx
-
-    @property
-    def url(self):
-        return self.nginx.url
-
-    def log_lines(self, request_ids):
-        return [line for host in self.hosts for line in host.lines_for(request_ids)]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +60,7 @@ def stack(tmp_path_factory):
         for host in hosts:
             host.stop()
         raise
-    yield Stack(app, hosts, nginx)
+    yield Stack(app, nginx, hosts)
     nginx.stop()
     for host in hosts:
         host.stop()
@@ -90,9 +75,8 @@ def fresh_counters(stack):
 @pytest.fixture
 def tenant(stack):
     """A new bot (so a fresh 60/minute budget) with the client the examples ask about."""
-    bot_id = next(BOT_IDS)
-    tenant = make_tenant(stack.app, bot_id, f"Cargo {bot_id}", f"@cargo_{bot_id}_bot")
-    make_client(stack.app, bot_id, "CLIENT123")
+    tenant = make_bot_tenant(stack.app, next(BOT_IDS))
+    make_client(stack.app, tenant.bot_id, "CLIENT123")
     return tenant
 
 

@@ -32,12 +32,18 @@ import psycopg
 import pytest
 import requests
 from sqlalchemy import text
+
+from conftest import (
+    dispose_app,
+    make_app_like,
+    make_bot_tenant,
+    make_migrated_app,
+    make_tracking,
+    require_service,
+)
+from servers import GUNICORN_CONF, Gunicorn, PrivatePostgres, PrivateRedis, Stack, clean_env, worker_pids
 from test_concurrency import STATUS_CYCLE, json_body
 from test_ratelimit_gunicorn import fire
-
-from conftest import dispose_app, in_app, make_app_like, make_migrated_app, make_tenant, make_tracking, require_service
-from servers import GUNICORN_CONF, Gunicorn, PrivatePostgres, PrivateRedis, clean_env, worker_pids
-from tracker_api.access.keys import set_rate_limit
 from tracker_api.extensions import db
 
 pytestmark = pytest.mark.slow
@@ -50,18 +56,6 @@ BOT_IDS = itertools.count(3001)
 
 
 # --- the stack: private PostgreSQL and Redis, gunicorn as deployed ------------------------------------------
-
-@dataclass
-class Stack:
-    app: object  # in-process, on the same database and Redis: set-up and inspection only
-    server: Gunicorn
-    postgres: PrivatePostgres
-    redis: PrivateRedis
-
-    @property
-    def url(self):
-        return self.server.url
-
 
 @pytest.fixture(scope="module")
 def postgres():
@@ -90,17 +84,14 @@ def stack(postgres, private_redis, tmp_path_factory):
                     REDIS_RETRY_INTERVAL_SECONDS=1, GUNICORN_THREADS=4,
                     GUNICORN_MAX_REQUESTS=0)  # the only worker replaced is the one a test kills
     server = Gunicorn(tmp_path_factory.mktemp("gunicorn"), env, WORKERS, "-c", str(GUNICORN_CONF))
-    yield Stack(app, server, postgres, private_redis)
+    yield Stack(app, server, postgres=postgres, redis=private_redis)
     server.stop()
     dispose_app(app)
 
 
 def new_tenant(stack, rate_limit=1_000_000):
     """A new bot and key; by default a budget that load never reaches."""
-    bot_id = next(BOT_IDS)
-    tenant = make_tenant(stack.app, bot_id, f"Cargo {bot_id}", f"@cargo_{bot_id}_bot")
-    in_app(stack.app, set_rate_limit, tenant.key_id, rate_limit)
-    return tenant
+    return make_bot_tenant(stack.app, next(BOT_IDS), rate_limit)
 
 
 # --- clients under load, and what they got ------------------------------------------------------------------

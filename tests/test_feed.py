@@ -21,7 +21,7 @@ from tracker_api.extensions import db
 from tracker_api.models import Bot, DeletedRecord, TrackingNumber
 from tracker_api.models.types import utcnow
 from tracker_api.resources.tracking.service import create_tracking, delete_tracking, update_tracking
-from tracker_api.writes.feed import encode_cursor
+from tracker_api.serialization.cursors import encode_cursor
 
 BOT = 123
 TRACKING = f"/api/v1/tracking/{BOT}"

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from test_concurrency import json_body, race
 
 from conftest import Tenant, in_app, make_tenant, make_tracking
+from test_concurrency import json_body, race
 from tracker_api.access.keys import issue_key
 from tracker_api.extensions import db
 from tracker_api.models import IdempotencyRecord, StatusEvent, TrackingNumber

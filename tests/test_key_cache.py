@@ -1,5 +1,5 @@
-"""Key lookups cached per worker (tracker_api/access/key_cache.py): a known key costs no query, and every change to a key or
-its bot still takes effect on the very next request, whichever process made it. Real Redis, both databases."""
+"""Key lookups cached per worker (tracker_api/access/key_cache.py): a known key costs no query, and every change to
+a key or its bot still takes effect on the very next request, whichever process made it. Real Redis, both databases."""
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 import pytest
 import redis
@@ -22,13 +21,13 @@ from conftest import (
     flush_test_redis,
     fresh_postgres_database,
     in_app,
+    make_bot_tenant,
     make_migrated_app,
-    make_tenant,
     require_service,
     worker_suffix,
 )
-from servers import Gunicorn, free_port
-from tracker_api.access.keys import generate_plain_key, revoke_key, set_rate_limit
+from servers import Gunicorn, Stack, free_port
+from tracker_api.access.keys import generate_plain_key, revoke_key
 
 pytestmark = pytest.mark.slow
 BOT_IDS = itertools.count(1001)
@@ -44,17 +43,6 @@ def server_env(database_url, redis_url, pepper, **settings):
     return env
 
 
-@dataclass
-class Stack:
-    app: object  # an in-process app on the same database and Redis, for set-up and for the operator's CLI
-    database_url: str
-    server: Gunicorn
-
-    @property
-    def url(self):
-        return self.server.url
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     database_url = fresh_postgres_database(f"tracker_api_gunicorn_{worker_suffix()}")
@@ -62,7 +50,7 @@ def stack(tmp_path_factory):
     app = make_migrated_app(database_url, REDIS_URL=REDIS_TEST_URL)
     env = server_env(database_url, REDIS_TEST_URL, app.config["API_KEY_PEPPER"])
     server = Gunicorn(tmp_path_factory.mktemp("gunicorn"), env, workers=4)
-    yield Stack(app, database_url, server)
+    yield Stack(app, server)
     server.stop()
     dispose_app(app)
 
@@ -74,11 +62,7 @@ def fresh_counters(stack):
 
 
 def new_tenant(stack, rate_limit=None):
-    bot_id = next(BOT_IDS)
-    tenant = make_tenant(stack.app, bot_id, f"Cargo {bot_id}", f"@cargo_{bot_id}_bot")
-    if rate_limit:
-        in_app(stack.app, set_rate_limit, tenant.key_id, rate_limit)
-    return tenant
+    return make_bot_tenant(stack.app, next(BOT_IDS), rate_limit)
 
 
 def fire(count, send):
@@ -223,7 +207,7 @@ def private_redis(tmp_path):
 def test_the_api_keeps_answering_quickly_while_redis_hangs_and_after_it_dies(stack, private_redis, tmp_path):
     redis_process, redis_url = private_redis
     tenant = new_tenant(stack, rate_limit=1000)
-    env = server_env(stack.database_url, redis_url, stack.app.config["API_KEY_PEPPER"], REDIS_TIMEOUT_SECONDS=0.2)
+    env = server_env(stack.app.config["SQLALCHEMY_DATABASE_URI"], redis_url, stack.app.config["API_KEY_PEPPER"], REDIS_TIMEOUT_SECONDS=0.2)
     server = Gunicorn(tmp_path, env, workers=2)
 
     def timed(path, **kwargs):

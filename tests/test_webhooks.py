@@ -222,7 +222,7 @@ def write_parcel_unnumbered(bot_id, tracking_number):
 
 
 def test_an_endpoint_saved_after_the_bots_lock_in_the_same_transaction_gets_the_write(app, tenant):
-    """The lock statement found no endpoint (changes.py), but the transaction saved one since."""
+    """The lock statement found no endpoint (writes/change_numbers.py), but the transaction saved one since."""
     def write():
         next_change_seq(tenant.bot_id)
         db.session.add(WebhookEndpoint(bot_id=tenant.bot_id, url="https://hooks.example.com/tracker",

@@ -5,16 +5,11 @@ from flask import Flask
 
 from config import load_config
 
-from .access.audit import register_audit
-from .access.authentication import register_auth
-from .access.key_cache import register_key_cache
-from .access.rate_limits import register_rate_limits
-from .access.shared_store import register_shared_store
+from .access import register_access
 from .commands import register_commands
-from .database import register_database
+from .database import register_database, register_rollback_on_error
 from .extensions import api, db, migrate
-from .ops import health
-from .ops.metrics import register_metrics
+from .ops import health, register_observability
 from .resources import register_blueprints
 from .resources.widget import script as widget_script
 from .web import docs
@@ -28,7 +23,7 @@ MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.absp
 
 
 def create_app(config=None, **overrides):
-    """Build the app: settings, extensions, hooks, blueprints, CLI. Errors: see errors.Api."""
+    """Build the app: settings, extensions, hooks, blueprints, CLI. Errors: see web/errors.py."""
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config or load_config())
     app.config.update(overrides)
@@ -37,20 +32,14 @@ def create_app(config=None, **overrides):
     register_database(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     api.init_app(app)
-    register_shared_store(app)
-    register_key_cache(app)
 
-    # Request hooks run in this order: request id; audit (timer, blocked addresses); rate limit (spends
-    # the key's or the address's budget, so refused keys count too); authentication and bot scoping;
-    # idempotency (a POST's Idempotency-Key is claimed per API key, so after authentication). Security
-    # headers go on every answer; metrics read the audit's timer and verdict when the response is ready.
+    # Request hooks, in the order of these calls (after-request hooks run in the reverse order).
     register_request_id(app)
     register_security_headers(app)
-    register_audit(app)
-    register_metrics(app)
-    register_rate_limits(app, api)
-    register_auth(app, api)
-    register_idempotency(app)
+    register_access(app, api)  # block, key, budget, authentication; after: usage and security events
+    register_observability(app)  # the request log and the metrics read the Caller once the answer is ready
+    register_idempotency(app)  # a POST's Idempotency-Key is claimed per API key, so after authentication
+    register_rollback_on_error(app)  # last, so its after-request hook runs first (database.py)
 
     register_blueprints(api)
     app.register_blueprint(docs.blp)

@@ -1,12 +1,13 @@
 """Database plumbing: per-dialect connection settings, reads without a transaction, the liveness check of pooled
-PostgreSQL connections, and a database that cannot answer turned into a 503."""
+PostgreSQL connections, the one place where a failed request's transaction is rolled back, and a database that
+cannot answer turned into a 503."""
 import logging
 import select
 
 from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -53,12 +54,39 @@ def handle_database_unavailable(error):
     """A lost or refused connection, a statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS, a full disk: 503
     with Retry-After, the answer the API documents for an unavailable database. Not 504: that is a gateway's
     word for an upstream that did not answer (nginx's own 504 is already turned into this 503 problem), and
-    clients keep one rule for both: wait Retry-After, then retry. The failed transaction was rolled back."""
+    clients keep one rule for both: wait Retry-After, then retry. The failed transaction is rolled back by
+    roll_back_error_answer, as for every error answer."""
     sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or ""
     log.error("database unavailable (SQLSTATE %s): %s", sqlstate or "none", getattr(error, "orig", error))
-    discard_transaction()
     detail = DETAILS.get(sqlstate) or DETAILS.get(sqlstate[:2]) or LOST
     return problem(503, detail, headers={"Retry-After": "5"})
+
+
+def register_rollback_on_error(app):
+    """Register last in create_app: after-request hooks run last-registered first, so this one runs before any
+    other, and nothing that writes after the view (idempotency records, usage, security events) ever waits on the
+    locks of a request that failed."""
+    app.after_request(roll_back_error_answer)
+
+
+def roll_back_error_answer(response):
+    """An error answer commits nothing: whatever its request wrote is rolled back here, the one place that does it,
+    for a 4xx from a view or a hook, a 5xx, and the 503 of a database that cannot answer."""
+    if response.status_code >= 400:
+        discard_transaction()
+    return response
+
+
+def retry_after_integrity_error(write, *args):
+    """Run `write(*args)`; on an IntegrityError, roll back and run it once more. Writes through this API queue on
+    the bot's change counter, so a code inserted between our look-up and our insert comes from a writer that
+    bypasses it (the Telegram bot writing to the database itself): the code exists now, and the second attempt
+    updates it instead."""
+    try:
+        return write(*args)
+    except IntegrityError:
+        discard_transaction()
+        return write(*args)
 
 
 def discard_transaction():

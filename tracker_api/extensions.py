@@ -20,4 +20,4 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_
 migrate = Migrate()
 api = Api()
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
-# storage its own REDIS_URL names, so ratelimit.register_rate_limits builds one per app.
+# storage its own REDIS_URL names, so access/rate_limits.py builds one per app.

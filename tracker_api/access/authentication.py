@@ -4,16 +4,17 @@ The key is looked up once per request, by whichever asks first: the rate limiter
 this one, so that refused requests still count against their address's budget) or the auth hook. The auth
 hook runs after URL matching (so the path's `bot_id` is known) and before any view touches tenant data.
 Every bad key gets the same 401, so a caller cannot tell an unknown key from a revoked or expired one; the
-reason is kept in `g` for the audit trail.
+reason is kept on the Caller (caller.py) for the audit trail.
 
 Publishable keys (`tb_pk_...`, the tracking widget's) are refused with a 403 everywhere but on views that say
 they take them (`accepts_publishable_keys = True` on the MethodView): the view opts in, so a route added later
 is closed to them by default. Where such keys may be used from (origins, CORS) is the widget's own business:
 resources/widget/cors.py.
 """
-from flask import current_app, g, request
+from flask import current_app, request
 
 from ..web.errors import problem
+from .caller import current_caller
 from .keys import KeyCheck, check_key
 
 PROTECTED_PREFIX = "/api/v"
@@ -28,14 +29,15 @@ def is_protected():
 
 
 def presented_key():
-    """The KeyCheck of this request's X-API-Key, looked up at most once per request (with the key token the audit's
-    first hook read, key_cache.py)."""
-    if "key_check" not in g:
+    """The KeyCheck of this request's X-API-Key, looked up at most once per request (with the key token read with
+    the address's block, key_cache.py)."""
+    caller = current_caller()
+    if caller.key_check is None:
         if "api_key" in request.args or API_KEY_HEADER in request.args:
-            g.key_check = KeyCheck(None, "key-in-url")
+            caller.key_check = KeyCheck(None, "key-in-url")
         else:
-            g.key_check = check_key(request.headers.get(API_KEY_HEADER, ""), g.get("key_cache_token"))
-    return g.key_check
+            caller.key_check = check_key(request.headers.get(API_KEY_HEADER, ""), caller.cache_token)
+    return caller.key_check
 
 
 def accepts_publishable_keys():
@@ -45,8 +47,8 @@ def accepts_publishable_keys():
 
 
 def refuse(reason, response):
-    """Answer with `response`, noting why for the audit trail (audit.refusal)."""
-    g.auth_refusal = reason
+    """Answer with `response`, noting why for the audit trail (Caller.refusal)."""
+    current_caller().auth_refusal = reason
     return response
 
 
@@ -77,27 +79,21 @@ def authenticate_request():
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
         return refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
                                            type_="/problems/wrong-bot"))
-    g.api_key = api_key
+    current_caller().key = api_key
     return None
-
-
-def auth_refusal():
-    """Why the auth hook refused this request ("unknown-key", "wrong-bot", ...), or None."""
-    return g.get("auth_refusal")
 
 
 def current_key():
     """The authenticated KeyRecord of this request (views under the API prefix always have one)."""
-    return g.api_key
+    return current_caller().key
 
 
 def current_key_id():
-    api_key = g.get("api_key")
+    api_key = current_caller().key
     return api_key.id if api_key is not None else None
 
 
-def register_auth(app, api):
-    app.before_request(authenticate_request)
+def document_authentication(api):
     api.spec.components.security_scheme("ApiKeyAuth", SECURITY_SCHEME)
     # Every operation in the document is under the API prefix and needs the key; without this requirement
     # Swagger UI's Authorize accepts a key but never sends it.

@@ -8,7 +8,7 @@ long, and start with a caller's first request. Counters are keyed by the key's i
 RATE_LIMIT_PER_MINUTE; requests without a valid key share RATE_LIMIT_PER_ADDRESS per address, so rotating
 invented keys earns no fresh budget.
 
-The tracking widget's public lookup (the view that takes publishable keys, auth.py) spends budgets of its own
+The tracking widget's public lookup (the view that takes publishable keys, authentication.py) spends budgets of its own
 instead, two at once: its key's (`widget-key:7`, the key's `rate_limit_per_minute` else WIDGET_RATE_LIMIT_PER_KEY,
 shared by every visitor of the company's site) and the visitor's address's (`widget-address:...`,
 WIDGET_RATE_LIMIT_PER_ADDRESS, so that one visitor or scraper cannot spend the whole site's budget). The secret
@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
@@ -31,6 +31,7 @@ from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 from ..web.errors import ProblemSchema, problem
 from ..web.proxy import client_address
 from .authentication import accepts_publishable_keys, is_protected, presented_key
+from .caller import current_caller
 from .shared_store import limiter_storage_options
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,9 @@ class CountingFixedWindow(FixedWindowRateLimiter):
             self._window_ends = {name: end for name, end in self._window_ends.items() if end > now}
         self._window_ends[key] = reset_at
         window = Window(item.amount, count, reset_at, POLICIES[str(identifiers[0]).split(":", 1)[0]])
-        if window.is_tighter_than(g.get("rate_limit_window")):
-            g.rate_limit_window = window
+        caller = current_caller()
+        if window.is_tighter_than(caller.rate_window):
+            caller.rate_window = window
         return count <= item.amount
 
 
@@ -160,11 +162,6 @@ def application_limits():
                              scope="widget-address", exempt_when=not_widget)]
 
 
-def rate_limit_window():
-    """This request's Window, or None when it was not counted (docs, health, blocked before counting)."""
-    return g.get("rate_limit_window")
-
-
 def identify_caller():
     """Look the key up before Flask-Limiter's hook asks whose budget to spend: a database error then
     surfaces here as the 503 it is, instead of inside the limiter, which would take it for a Redis outage."""
@@ -177,7 +174,7 @@ def identify_caller():
 
 
 def add_rate_limit_headers(response):
-    window = rate_limit_window()
+    window = current_caller().rate_window  # None when not counted (docs, health, blocked before counting)
     if window is not None:
         response.headers["X-RateLimit-Limit"] = str(window.limit)
         response.headers["X-RateLimit-Remaining"] = str(window.remaining)
@@ -190,7 +187,7 @@ def add_rate_limit_headers(response):
 
 def refuse_over_budget(error):
     """The 429 for a spent budget, as problem+json, saying whose budget and when to come back."""
-    window = rate_limit_window()
+    window = current_caller().rate_window
     retry_in = window.reset_in if window is not None else WINDOW_SECONDS
     policy = window.policy if window is not None else None
     if policy == "per-key":
@@ -239,14 +236,13 @@ RATE_LIMITED_RESPONSE = {
 }
 
 
-def register_rate_limits(app, api):
-    """Identify the caller, then let Flask-Limiter count: its hook must run before the auth hook's refusals
-    (so a 401 still spends the address's budget), hence this call comes before register_auth."""
+def install_rate_limiter(app, api):
+    """Flask-Limiter, counting in its own before_request hook (access/__init__.py puts it before authentication,
+    so that a 401 still spends the address's budget), the headers, and the 429."""
     for name in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS", "WIDGET_RATE_LIMIT_PER_KEY",
                  "WIDGET_RATE_LIMIT_PER_ADDRESS"):
         if app.config[name] < 1:
             raise RuntimeError(f"{name} must be at least 1, not {app.config[name]}")
-    app.before_request(identify_caller)
     limiter = build_limiter(app)
     limiter.init_app(app)
     app.extensions["rate_limiter"] = limiter

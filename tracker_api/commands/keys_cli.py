@@ -2,13 +2,12 @@
 import json
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from ..access.audit import key_usage, last_used
 from ..access.keys import MAX_ORIGINS, issue_key, revoke_key, set_rate_limit
 from ..access.rate_limits import key_budget_per_minute
 from ..access.shared_store import shared_store
+from ..access.usage import key_usage, last_used
 from ..extensions import db
 from ..models import ApiKey, Bot
 from .output import emit, json_option

@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from ..access.audit import list_security_events, unblock_address
+from ..access.security_events import list_security_events, unblock_address
 from ..access.shared_store import shared_store
 from ..models import SECURITY_EVENT_KINDS
 from .output import emit, json_option

@@ -17,5 +17,5 @@ class Bot(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     subscription_status: Mapped[str] = mapped_column(String(20), default="active")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    # The number of the bot's latest change to its tracking numbers and clients: see changes.py.
+    # The number of the bot's latest change to its tracking numbers and clients: see writes/change_numbers.py.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

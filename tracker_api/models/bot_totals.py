@@ -1,7 +1,7 @@
 """Exact totals kept beside a bot's rows, so that lists, statistics and deep pages never scan those rows.
 
 tracker_api/writes/totals.py keeps them: every flush that creates, changes or deletes a tracking number or a client
-moves them in the same transaction (under the bot's change lock, see changes.py), and `flask totals check`
+moves them in the same transaction (under the bot's change lock, see writes/change_numbers.py), and `flask totals check`
 compares them with a fresh count.
 """
 from decimal import Decimal

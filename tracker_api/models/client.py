@@ -24,4 +24,4 @@ class Client(db.Model):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
-    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # see changes.py
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # see writes/change_numbers.py

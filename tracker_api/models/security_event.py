@@ -5,7 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .types import BigId, UTCDateTime, utcnow
 
-# What each kind means is written once, in audit.py, where the events are recorded.
+# What each kind means is written once, in access/security_events.py, where the events are recorded.
 SECURITY_EVENT_KINDS = ("invalid-key-burst", "wrong-bot", "revoked-key", "rate-limit-hammering")
 
 

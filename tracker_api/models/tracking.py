@@ -26,7 +26,7 @@ class TrackingNumber(db.Model):
     bot_id: Mapped[int] = mapped_column(Integer, ForeignKey("bots.id", ondelete="CASCADE"))
     tracking_number: Mapped[str] = mapped_column(String(64))
     client_code: Mapped[str] = mapped_column(String(64))
-    # active_history: a change loads the old value first, so that totals.py can move the bot's totals exactly.
+    # active_history: a change loads the old value first, so that writes/totals.py can move the bot's totals exactly.
     status: Mapped[str] = mapped_column(String(20), active_history=True)
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 3), active_history=True)
@@ -35,7 +35,7 @@ class TrackingNumber(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # see changes.py
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # see writes/change_numbers.py
 
     history = relationship("StatusEvent", order_by="StatusEvent.id", lazy="raise", passive_deletes=True)
 

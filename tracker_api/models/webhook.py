@@ -55,7 +55,7 @@ class WebhookEvent(db.Model):
     bot_id: Mapped[int] = mapped_column(Integer, ForeignKey("bots.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(80))  # "tracking:42", "client:7": what is delivered in order
-    sequence: Mapped[int] = mapped_column(BigInteger)  # the bot's change number (changes.py)
+    sequence: Mapped[int] = mapped_column(BigInteger)  # the bot's change number (writes/change_numbers.py)
     payload: Mapped[str] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

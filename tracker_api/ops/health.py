@@ -2,7 +2,7 @@
 
 /readyz is 503 only when the database fails: without it no request can be answered. A Redis outage makes
 it 200 with `"status": "degraded"` and says why in `redis`: every instance shares that Redis, so taking
-them all out of the balancer would turn a degraded service (limits per worker, see shared_store.py) into
+them all out of the balancer would turn a degraded service (limits per worker, see access/shared_store.py) into
 no service at all.
 """
 from flask import Blueprint

@@ -8,7 +8,7 @@ variable (`make run`'s single worker, in-process tests) the app's own registry a
 
 The route label is the URL rule as the OpenAPI document writes it (`/api/v1/tracking/{bot_id}`), never the
 raw path, and the method label knows only real methods, so probing invented paths cannot grow the series
-without bound. Why a request was refused is the audit trail's verdict (audit.refusal), not worked out twice.
+without bound. Why a request was refused is the Caller's verdict (access/caller.py), as the request log's.
 
 /metrics needs no key (only /api/v* does); docker/nginx.conf keeps it off the public side.
 """
@@ -21,8 +21,7 @@ from flask_smorest.spec.plugins import FlaskPlugin
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 
-from ..access.audit import elapsed_seconds, refusal
-from ..access.rate_limits import rate_limit_window
+from ..access.caller import current_caller
 
 log = logging.getLogger(__name__)
 blp = Blueprint("metrics", __name__)
@@ -66,11 +65,11 @@ def _request_labels(response):
     return route, method, str(response.status_code)
 
 
-def _count_refusal(metrics):
+def _count_refusal(metrics, caller):
     """A 429 counts against the budget that was spent; any other refusal is an authentication failure."""
-    reason = refusal()
+    reason = caller.refusal
     if reason == "rate-limited":
-        metrics.rate_limit_rejections.labels(rate_limit_window().policy).inc()
+        metrics.rate_limit_rejections.labels(caller.rate_window.policy).inc()
     elif reason == "address-blocked":
         metrics.rate_limit_rejections.labels(reason).inc()
     elif reason is not None:
@@ -82,10 +81,10 @@ def record_request(response):
     try:
         labels = _request_labels(response)
         metrics.requests.labels(*labels).inc()
-        elapsed = elapsed_seconds()
-        if elapsed is not None:
-            metrics.latency.labels(*labels).observe(elapsed)
-        _count_refusal(metrics)
+        caller = current_caller()
+        if caller.elapsed_seconds is not None:
+            metrics.latency.labels(*labels).observe(caller.elapsed_seconds)
+        _count_refusal(metrics, caller)
     except Exception:  # a metric lost is no reason to fail the client's request
         log.exception("metrics failed for %s %s", request.method, request.path)
     return response

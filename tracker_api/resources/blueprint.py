@@ -1,5 +1,5 @@
 """The Blueprint every resource uses: flask-smorest's, with a body parser that insists on JSON, its ETags with
-If-Match optional, and responses dumped by compiled dumpers (dumping.py)."""
+If-Match optional, and responses dumped by compiled dumpers (serialization/dumping.py)."""
 import hashlib
 import json
 from http import HTTPStatus
@@ -35,7 +35,7 @@ class JsonOnlyParser(FlaskParser):
 
 
 # Every operation under the API prefix can answer these, whatever its own responses are: the auth hook's
-# refusals, the rate limiter's 429 (RATE_LIMITED is registered by ratelimit.py with its headers) and the router's
+# refusals, the rate limiter's 429 (RATE_LIMITED is registered by rate_limits.py with its headers) and the router's
 # 404 for a path id that is not a number in range (paths.py).
 COMMON_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "RATE_LIMITED"}
 # And an operation that reads a JSON body these, from JsonOnlyParser and MAX_CONTENT_LENGTH.
@@ -106,7 +106,7 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _check_not_modified(self, etag):
         if request.method in self.METHODS_CHECKING_NOT_MODIFIED and etag in request.if_none_match:
-            g.not_modified_etag = etag  # errors.Api answers the 304 with it, and no body
+            g.not_modified_etag = etag  # web/errors.py Api answers the 304 with it, and no body
             raise NotModified
 
     def _prepare_etag_doc(self, doc, doc_info, **kwargs):
@@ -132,7 +132,7 @@ class Blueprint(flask_smorest.Blueprint):
 
     @staticmethod
     def _document_idempotency_key(doc, doc_info, *, method, **kwargs):
-        """Every POST takes an Idempotency-Key (idempotency.py serves them all, whatever the route)."""
+        """Every POST takes an Idempotency-Key (writes/idempotency.py serves them all, whatever the route)."""
         if method == "post":
             doc.setdefault("parameters", []).append(dict(idempotency.PARAMETER))
             responses = doc.setdefault("responses", {})

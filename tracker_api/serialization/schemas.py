@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from ..writes.feed import InvalidCursor, decode_cursor
+from .cursors import InvalidCursor, decode_cursor
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -85,7 +85,7 @@ class PageQuerySchema(QuerySchema):
 
 
 class FeedQuerySchema(PageQuerySchema):
-    """A list's parameters plus the change feed's (feed.py): `updated_since` starts a walk, `cursor` goes on.
+    """A list's parameters plus the change feed's (writes/feed.py): `updated_since` starts a walk, `cursor` goes on.
     Subclasses name their `feed_kind` and the filters that cannot be combined with the feed."""
 
     feed_kind = None

@@ -1,5 +1,6 @@
 """Problem details (RFC 9457) for every error: `type`, `title`, `status`, `detail`, the request id and,
-for 422, the field errors. Unexpected exceptions are logged and answered with a bare 500 problem."""
+for 422, the field errors. Unexpected exceptions are logged and answered with a bare 500 problem. An error answer's
+transaction is rolled back by database.roll_back_error_answer, so this module needs nothing else of the project."""
 import logging
 from http import HTTPStatus
 
@@ -76,9 +77,6 @@ class Api(flask_smorest.Api):
             del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
     def handle_http_exception(self, error):
-        from ..database import discard_transaction  # here: database.py builds its 503 with problem()
-        # An error answer commits nothing, and must not hold the request's locks while the hooks after it run.
-        discard_transaction()
         if error.code == 304:  # If-None-Match matched: no body, the ETag the client already has
             return Response(status=304, headers={"ETag": f'"{g.not_modified_etag}"'})
         data = getattr(error, "data", None) or {}

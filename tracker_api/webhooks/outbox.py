@@ -1,12 +1,12 @@
 """The transactional outbox: every write to a tracking number or a client adds its webhook event, and one delivery
 per subscribed endpoint, in the write's own transaction.
 
-Why here, in a session listener (as totals.py keeps the totals): an event written by the views after the commit
+Why here, in a session listener (as writes/totals.py keeps the totals): an event written by the views after the commit
 would be lost when the process dies between the two, and one written before would announce a change that may
 roll back. Here the change and its event commit or roll back together; the worker (delivery.py) sends what is
 committed, later, however long the receiver is down.
 
-Order: each event carries the bot's change number of the write (changes.py), which increases in commit order; a
+Order: each event carries the bot's change number of the write (change_numbers.py), which increases in commit order; a
 parcel's deliveries to one endpoint go out one after another in that order. One write is one event: a status
 change is `tracking.status_changed` (the parcel as it is now, with `previous_status`), other changes are
 `tracking.updated` (with the `changed` fields); a write that changes nothing but its time sends nothing. An event
@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from ..models import Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..models.types import utcnow
-from ..writes.change_numbers import bots_without_webhooks  # changes.py's before_flush also loads deleted records for us
+from ..writes.change_numbers import (
+    bots_without_webhooks,  # writes/change_numbers.py's before_flush also loads deleted records for us
+)
 
 KINDS = {TrackingNumber: "tracking", Client: "client"}
 PAYLOAD_KEYS = {"tracking": "tracking_number", "client": "client"}
@@ -80,7 +82,7 @@ def _deletion_seq(session, kind, instance):
     return instance.change_seq
 
 
-def _changes(session):
+def _writes_to_announce(session):
     """(bot_id, event type, subject, sequence, data) of every change this flush writes."""
     for instance in session.new:
         kind = KINDS.get(type(instance))
@@ -103,7 +105,7 @@ def _changes(session):
 
 def _subscribers(session, bot_ids):
     """{(bot_id, event type): [endpoint ids]} of the bots' enabled endpoints; not looked up for a bot that had
-    none when this transaction locked it (changes.py)."""
+    none when this transaction locked it (writes/change_numbers.py)."""
     bot_ids = bot_ids - bots_without_webhooks(session)
     found = defaultdict(list)
     if not bot_ids:
@@ -142,12 +144,12 @@ def enqueue(connection, events):
 @event.listens_for(Session, "after_flush")
 def _write_events(session, flush_context):
     """After each flush, the events of what it wrote, for the endpoints subscribed to them, in its transaction."""
-    changes = list(_changes(session))
-    if not changes:
+    announced = list(_writes_to_announce(session))
+    if not announced:
         return
-    subscribers = _subscribers(session, {bot_id for bot_id, *_ in changes})
+    subscribers = _subscribers(session, {bot_id for bot_id, *_ in announced})
     events = []
-    for bot_id, event_type, instance, sequence, extra in changes:
+    for bot_id, event_type, instance, sequence, extra in announced:
         endpoint_ids = subscribers.get((bot_id, event_type))
         if endpoint_ids:
             kind = KINDS[type(instance)]

@@ -78,7 +78,7 @@ def _forget_bots_without_webhooks(session, transaction):
 @event.listens_for(Session, "before_flush")
 def _load_deleted_records(session, flush_context, instances):
     """Load every column of a tracking number or client about to be deleted: the listeners that follow the
-    change after the flush (totals.py, webhooks/outbox.py) read it when it can no longer be loaded."""
+    change after the flush (writes/totals.py, webhooks/outbox.py) read it when it can no longer be loaded."""
     for instance in session.deleted:
         if isinstance(instance, (TrackingNumber, Client)):
             for column in inspect(instance).mapper.column_attrs:

@@ -1,13 +1,11 @@
 """The change feed behind `?updated_since=` and `?cursor=` on the list endpoints: a bot's changed records and
-tombstones in the order the changes committed (see changes.py), one page at a time, with an opaque cursor.
+tombstones in the order the changes committed (see writes/change_numbers.py), one page at a time, with an opaque cursor.
 
 Why it has no gaps while writes go on: each page reads the bot's committed change number first (the high-water
 mark) and returns only changes up to it. A change that commits later gets a higher number, so the next page
 finds it; a record that changes again while a client walks moves past the mark and is met again, newest state,
 further on. Keyset pages (change_seq > cursor) cost the same at any depth: no OFFSET.
 """
-import base64
-import binascii
 import heapq
 from dataclasses import dataclass
 
@@ -15,28 +13,7 @@ from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
 from ..models import Bot, DeletedRecord
-
-CURSOR_VERSION = "v1"
-
-
-class InvalidCursor(ValueError):
-    pass
-
-
-def encode_cursor(kind, change_seq):
-    return base64.urlsafe_b64encode(f"{CURSOR_VERSION}:{kind}:{change_seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind, cursor):
-    """The change number a cursor of this kind stands for; InvalidCursor for anything this API did not give out."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, cursor_kind, change_seq = text.split(":")
-        if version == CURSOR_VERSION and cursor_kind == kind and change_seq.isdigit():
-            return int(change_seq)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise InvalidCursor(f"Not a {kind} cursor this API gave out; start again with updated_since.")
+from ..serialization.cursors import decode_cursor, encode_cursor
 
 
 @dataclass

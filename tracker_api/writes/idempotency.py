@@ -39,7 +39,6 @@ from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..access.authentication import current_key, current_key_id
-from ..database import discard_transaction
 from ..extensions import db
 from ..models import IDEMPOTENCY_STATES, IdempotencyRecord
 from ..models.types import utcnow
@@ -57,7 +56,7 @@ POLL_SECONDS = 0.05
 PURGE_BATCH = 20  # more than one claim ever creates, so purging keeps up with expiry
 CLAIM_ATTEMPTS = 3  # a record may vanish between our look-ups (released by a failing twin, or expired)
 
-# Written into each POST operation (blueprint.py), not as a shared component: tools that read an operation's
+# Written into each POST operation (resources/blueprint.py), not as a shared component: tools that read an operation's
 # own parameters (and tests/test_openapi.py) then see the header without resolving a reference.
 PARAMETER = {
     "name": HEADER,
@@ -318,8 +317,7 @@ def store_answer(response):
     claim = g.pop("idempotency_claim", None)
     if claim is None:
         return response
-    if response.status_code >= 400:
-        discard_transaction()  # a failed request keeps nothing, and must not hold its locks while we write
+    # A failed request's transaction is already rolled back (database.roll_back_error_answer runs first).
     kept = response.status_code < 500 and (claim.committed or response.status_code not in MOMENTARY_STATUSES)
     try:
         if kept:

@@ -4,7 +4,7 @@ Why all or nothing: a CRM that sends a file with one bad row fixes that row and 
 the good rows gone in, it would have to work out which ones. So a single error answers 422 with every row's
 result and writes nothing, and a good file is written in one transaction: a crash midway leaves nothing either.
 
-Why one lock: the import first takes the bot's change counter (changes.py) and only then reads the rows it will
+Why one lock: the import first takes the bot's change counter (change_numbers.py) and only then reads the rows it will
 compare with, so imports and single writes of one bot queue behind each other; two imports of the same new
 codes cannot both insert them, the second finds them and updates (or leaves) them.
 
@@ -23,8 +23,8 @@ from typing import Callable
 import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import abort
-from sqlalchemy.exc import IntegrityError
 
+from ..database import retry_after_integrity_error
 from ..extensions import db
 from ..models.types import utcnow
 from ..web.errors import problem
@@ -46,7 +46,7 @@ class Importer:
     schema: ma.Schema  # the single-record create schema: a row obeys exactly its rules
     plan: Callable  # (record or None, fields, given) -> (fields to write, {} if none; field errors)
     insert: Callable  # (bot_id, fields, change_seq, now) -> new record
-    update: Callable  # (record, changes, change_seq, now)
+    update: Callable  # (record, fields, change_seq, now)
     inserted: Callable = lambda records: None  # after the inserts are flushed (ids known): e.g. history rows
 
 
@@ -58,7 +58,7 @@ class Row:
     code: str = None
     errors: dict = field(default_factory=dict)
     record: object = None
-    changes: dict = None
+    planned: dict = None
     result: str = None
 
     def answer(self):
@@ -79,13 +79,7 @@ def run_import(importer, bot_id):
     rows = check_rows(importer, read_rows(importer.schema))
     if any(row.errors for row in rows):
         return rejected(rows)
-    try:
-        return write_rows(importer, bot_id, rows)
-    except IntegrityError:
-        # A writer that bypasses the bot's lock (the Telegram bot on the database) inserted one of the codes
-        # between our look-up and our insert: run once more, and that row now updates the code it finds.
-        db.session.rollback()
-        return write_rows(importer, bot_id, rows)
+    return retry_after_integrity_error(write_rows, importer, bot_id, rows)
 
 
 # --- reading the body ---------------------------------------------------------------------------------------
@@ -196,15 +190,14 @@ def given_fields(row):
 def write_rows(importer, bot_id, rows):
     """Under the bot's lock: compare each row with the stored record, then number and write the changed ones
     in input order; a row the comparison finds invalid (e.g. a derived total too large) rejects them all."""
-    next_change_seqs(bot_id, 0)  # the lock first: see changes.py
+    next_change_seqs(bot_id, 0)  # the lock first: see writes/change_numbers.py
     stored = existing_records(importer, bot_id, [row.code for row in rows])
     for row in rows:
         row.record, row.result = stored.get(row.code), None  # None: also after a first attempt (run_import)
-        row.changes, row.errors = importer.plan(row.record, row.fields, given_fields(row))
+        row.planned, row.errors = importer.plan(row.record, row.fields, given_fields(row))
     if any(row.errors for row in rows):
-        db.session.rollback()
-        return rejected(rows)
-    apply_changes(importer, bot_id, [row for row in rows if row.changes])
+        return rejected(rows)  # an error answer: its transaction is rolled back (database.roll_back_error_answer)
+    write_planned(importer, bot_id, [row for row in rows if row.planned])
     for row in rows:
         row.result = row.result or UNCHANGED
     results = [row.answer() for row in rows]  # before the commit, which expires every record it wrote
@@ -230,16 +223,16 @@ def existing_records(importer, bot_id, codes):
     return {getattr(record, importer.code_field): record for record in records}
 
 
-def apply_changes(importer, bot_id, rows):
+def write_planned(importer, bot_id, rows):
     if not rows:
         return
     numbers, now, inserted = count(next_change_seqs(bot_id, len(rows))), utcnow(), []
     for row in rows:
         if row.record is None:
-            row.record, row.result = importer.insert(bot_id, row.changes, next(numbers), now), CREATED
+            row.record, row.result = importer.insert(bot_id, row.planned, next(numbers), now), CREATED
             inserted.append(row.record)
         else:
-            importer.update(row.record, row.changes, next(numbers), now)
+            importer.update(row.record, row.planned, next(numbers), now)
             row.result = UPDATED
     db.session.flush()
     importer.inserted(inserted)

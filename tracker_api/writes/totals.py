@@ -7,7 +7,7 @@ clients.
 
 How they stay exact: a session listener (below) sees every flush that creates, changes or deletes a tracking
 number or a client, and adds the difference to the totals with upserts in the same transaction. A rolled-back
-write rolls its totals back too, and every write already holds its bot's change lock (changes.py), so two
+write rolls its totals back too, and every write already holds its bot's change lock (writes/change_numbers.py), so two
 writes of one bot never race on its totals. Writes that bypass the ORM (SQL by hand) must be followed by
 `flask totals recount`; `flask totals check` compares the totals with a fresh count.
 """
@@ -35,7 +35,7 @@ TOTALS = (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal
 
 # --- keeping them ---------------------------------------------------------------------------------------
 
-class Changes:
+class TotalsDelta:
     """What one flush adds to the totals, per bot."""
 
     def __init__(self):
@@ -146,25 +146,25 @@ PARCEL_VALUES = ("id", "bot_id", "created_at", *STATUS_MEASURES)
 @event.listens_for(Session, "after_flush")
 def _move_totals(session, flush_context):
     """After each flush (new rows have their ids; new, changed and deleted rows are still listed, the deleted ones
-    loaded by changes.py), add what it wrote to the totals, in the flush's own transaction."""
-    changes = Changes()
+    loaded by writes/change_numbers.py), add what it wrote to the totals, in the flush's own transaction."""
+    delta = TotalsDelta()
     for instance in session.new:
         if isinstance(instance, TrackingNumber):
-            changes.parcel(_column_values(instance, PARCEL_VALUES), 1)
+            delta.parcel(_column_values(instance, PARCEL_VALUES), 1)
         elif isinstance(instance, Client):
-            changes.clients[instance.bot_id] += 1
+            delta.clients[instance.bot_id] += 1
     for instance in session.deleted:
         if isinstance(instance, TrackingNumber):
-            changes.parcel(_column_values(instance, PARCEL_VALUES), -1)
+            delta.parcel(_column_values(instance, PARCEL_VALUES), -1)
         elif isinstance(instance, Client):
-            changes.clients[instance.bot_id] -= 1
+            delta.clients[instance.bot_id] -= 1
     for instance in session.dirty:
         if isinstance(instance, TrackingNumber) and instance not in session.deleted:
             moved = _changed_measures(instance)
             if moved:
-                changes.measures(instance.bot_id, moved[0], -1)
-                changes.measures(instance.bot_id, moved[1], 1)
-    changes.apply(session.connection())
+                delta.measures(instance.bot_id, moved[0], -1)
+                delta.measures(instance.bot_id, moved[1], 1)
+    delta.apply(session.connection())
 
 
 # --- counting afresh: the operator's recount and check ------------------------------------------------------

@@ -1,8 +1,8 @@
 """Bot endpoints: /api/v1/bots/{bot_id}, and the calling key's usage under it."""
 from flask.views import MethodView
 
-from ...access.audit import key_usage
 from ...access.authentication import current_key
+from ...access.usage import key_usage
 from ..blueprint import Blueprint
 from ..paths import BOT_ID
 from . import service

@@ -1,16 +1,17 @@
-"""Clients: queries scoped to one bot, and writes, each numbered in the bot's change sequence (changes.py)."""
-from flask_smorest import abort
-from sqlalchemy.exc import IntegrityError
+"""Clients: queries scoped to one bot, and writes, each numbered in the bot's change sequence
+(writes/change_numbers.py)."""
 
+from ...database import retry_after_integrity_error
 from ...extensions import db
 from ...models import Client
 from ...models.types import utcnow
 from ...writes import totals
-from ...writes.change_numbers import next_change_seq, record_deletion
+from ...writes.change_numbers import next_change_seq
 from ...writes.feed import Feed
 from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict
 from ..pagination import newest_first_bound, page_items
+from ..records import bot_record, delete_bot_record
 from .schemas import ClientCreateSchema
 
 CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")
@@ -30,15 +31,8 @@ def list_clients(bot_id, page, page_size, cursor=None, updated_since=None):
 
 
 def get_client(bot_id, client_id, *, for_update=False):
-    """One of this bot's clients; another bot's id is as absent as a missing one. `for_update` locks the row
-    until commit (see tracking's get_tracking)."""
-    statement = db.select(Client).where(Client.bot_id == bot_id, Client.id == client_id)
-    if for_update:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    client = db.session.scalar(statement)
-    if client is None:
-        abort(404, message=f"Client {client_id} does not exist in this bot.")
-    return client
+    """One of this bot's clients (records.bot_record); `for_update` locks the row until commit."""
+    return bot_record(Client, bot_id, client_id, "Client", for_update=for_update)
 
 
 def _client_by_code(bot_id, client_code):
@@ -51,8 +45,8 @@ def _all_fields(fields):
     return {**dict.fromkeys(CONTACT_FIELDS), **fields}
 
 
-def _apply(client, changes, change_seq, now=None):
-    for name, value in changes.items():
+def _apply(client, fields, change_seq, now=None):
+    for name, value in fields.items():
         setattr(client, name, value)
     client.updated_at = now or utcnow()
     client.change_seq = change_seq
@@ -74,17 +68,17 @@ def create_client(bot_id, fields):
     return client
 
 
-def update_client(bot_id, client_id, changes, *, replace=False, precondition=None):
-    """Apply `changes` (PATCH), or with `replace` make the client exactly `changes` (PUT). Always bumps
+def update_client(bot_id, client_id, fields, *, replace=False, precondition=None):
+    """Apply `fields` (PATCH), or with `replace` make the client exactly `fields` (PUT). Always bumps
     updated_at; a rename to a code the bot already has is a 409 and changes nothing. `precondition` (the
     request's If-Match) is checked on the locked row, before anything changes."""
     change_seq = next_change_seq(bot_id)
     client = get_client(bot_id, client_id, for_update=True)
     if precondition:
         precondition(client)
-    _apply(client, _all_fields(changes) if replace else changes, change_seq)
-    if "client_code" in changes:
-        flush_or_conflict(Client.client_code, bot_id, changes["client_code"], "Client code")
+    _apply(client, _all_fields(fields) if replace else fields, change_seq)
+    if "client_code" in fields:
+        flush_or_conflict(Client.client_code, bot_id, fields["client_code"], "Client code")
     db.session.commit()
     return client
 
@@ -92,14 +86,7 @@ def update_client(bot_id, client_id, changes, *, replace=False, precondition=Non
 def upsert_client(bot_id, client_code, fields):
     """Make the client with this code exactly `fields` (its contact fields), creating it if the bot has none.
     Returns (client, created)."""
-    try:
-        return _upsert_once(bot_id, client_code, fields)
-    except IntegrityError:
-        # Another writer inserted the code between our look-up and our insert. Writes through this API queue on
-        # the bot's change counter, so this takes one that bypasses it (the Telegram bot writing to the database
-        # itself): the code exists now, and the second attempt updates it.
-        db.session.rollback()
-        return _upsert_once(bot_id, client_code, fields)
+    return retry_after_integrity_error(_upsert_once, bot_id, client_code, fields)
 
 
 def _upsert_once(bot_id, client_code, fields):
@@ -117,15 +104,11 @@ def _upsert_once(bot_id, client_code, fields):
 def delete_client(bot_id, client_id, *, precondition=None):
     """Delete a client, leaving a tombstone for the change feed. Its tracking numbers stay: they name the client
     by code, and a parcel outlives the customer record (the bot may register the code again)."""
-    change_seq = next_change_seq(bot_id)
-    client = get_client(bot_id, client_id, for_update=True)
-    if precondition:
-        precondition(client)
-    record_deletion(client, "client", client.client_code, change_seq)
-    db.session.commit()
+    delete_bot_record(Client, bot_id, client_id, "Client", kind="client", code_column="client_code",
+                      precondition=precondition)
 
 
-# --- bulk import (imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
+# --- bulk import (writes/imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
 
 def client_importer():
     """The client import's rules and writes: a new client is exactly its row (fields left out are null), an

@@ -9,11 +9,12 @@ from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
 from ...serialization.schemas import MONEY_MAXIMUM
 from ...writes import totals
-from ...writes.change_numbers import next_change_seq, record_deletion
+from ...writes.change_numbers import next_change_seq
 from ...writes.feed import Feed
 from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict
 from ..pagination import count_rows, newest_first_bound, page_items
+from ..records import bot_record, delete_bot_record
 from .schemas import TrackingCreateSchema
 
 CENT = Decimal("0.01")
@@ -92,21 +93,10 @@ def select_tracking(bot_id, status_filter=None, client_code=None):
     return statement
 
 
-# Built once, as every read and write of one parcel runs them: building one anew, with its cache key, cost more
-# than PostgreSQL takes to run it.
-_BY_ID = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
-                                         TrackingNumber.id == bindparam("tracking_id"))
-_BY_ID_FOR_UPDATE = _BY_ID.with_for_update().execution_options(populate_existing=True)
-
-
 def get_tracking(bot_id, tracking_id, *, for_update=False):
-    """One of this bot's tracking numbers; another bot's id is as absent as a missing one. `for_update` locks
-    the row until commit, so concurrent updates queue and each records the status the one before it left."""
-    record = db.session.scalar(_BY_ID_FOR_UPDATE if for_update else _BY_ID,
-                               {"bot_id": bot_id, "tracking_id": tracking_id})
-    if record is None:
-        abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
-    return record
+    """One of this bot's tracking numbers (records.bot_record). `for_update` locks the row until commit, so
+    concurrent updates queue and each records the status the one before it left."""
+    return bot_record(TrackingNumber, bot_id, tracking_id, "Tracking number", for_update=for_update)
 
 
 def get_history(bot_id, tracking_id):
@@ -122,24 +112,27 @@ def status_history(record):
                               .order_by(StatusEvent.id)).all()
 
 
-def _derive_total_cost(fields):
-    """Fill in total_cost_usd from weight × price when it is not given; a product too big to store is a 422."""
-    weight, price = fields.get("weight_kg"), fields.get("price_per_kg_usd")
-    if fields.get("total_cost_usd") is not None or weight is None or price is None:
-        return
-    total, error = _total_cost(weight, price)
-    if error:
-        abort(422, messages={"json": {"total_cost_usd": [error]}})
-    fields["total_cost_usd"] = total
-
-
-def _total_cost(weight, price):
-    """(weight × price rounded to cents, None), or (None, why) when it is too large to store."""
+def _derive_total_cost(fields, record=None):
+    """Fill in total_cost_usd = weight_kg × price_per_kg_usd, rounded to cents, when `fields` write a weight or a
+    price but no total: the other factor comes from `fields`, else from the stored `record`. Returns why the
+    product cannot be stored (past the column's maximum), else None."""
+    if "total_cost_usd" in fields or not {"weight_kg", "price_per_kg_usd"} & fields.keys():
+        return None
+    weight = fields.get("weight_kg", getattr(record, "weight_kg", None))
+    price = fields.get("price_per_kg_usd", getattr(record, "price_per_kg_usd", None))
+    if weight is None or price is None:
+        return None
     total = (weight * price).quantize(CENT, ROUND_HALF_UP)
     if total > MONEY_MAXIMUM:
-        return None, (f"weight_kg × price_per_kg_usd = {total} exceeds the maximum {MONEY_MAXIMUM}; "
-                      "give total_cost_usd.")
-    return total, None
+        return f"weight_kg × price_per_kg_usd = {total} exceeds the maximum {MONEY_MAXIMUM}; give total_cost_usd."
+    fields["total_cost_usd"] = total
+    return None
+
+
+def _derive_total_cost_or_422(fields, record=None):
+    error = _derive_total_cost(fields, record)
+    if error:
+        abort(422, messages={"json": {"total_cost_usd": [error]}})
 
 
 def _status_event(record, previous_status, source, api_key_id):
@@ -158,7 +151,9 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     before the bot's lock is taken, and go in one flush: the history row, added through the relationship, gets
     the parcel's id from that flush."""
     fields = dict(fields)
-    _derive_total_cost(fields)
+    if fields.get("total_cost_usd") is None:  # a null total is no total: derived like a left-out one
+        fields.pop("total_cost_usd", None)
+    _derive_total_cost_or_422(fields)
     now = at or utcnow()
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
     record.history.append(_status_event(record, None, source, api_key_id))
@@ -169,27 +164,22 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     return record
 
 
-def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=None, at=None, precondition=None):
+def update_tracking(bot_id, tracking_id, fields, *, source="api", api_key_id=None, at=None, precondition=None):
     """Apply the given fields; a new status is recorded in the history. Always bumps updated_at. `precondition`
     (the request's If-Match) is checked on the locked row, before anything changes."""
     change_seq = next_change_seq(bot_id)
     record = get_tracking(bot_id, tracking_id, for_update=True)
     if precondition:
         precondition(record)
-    changes = dict(changes)
-    if "total_cost_usd" not in changes and {"weight_kg", "price_per_kg_usd"} & changes.keys():
-        priced = {"weight_kg": changes.get("weight_kg", record.weight_kg),
-                  "price_per_kg_usd": changes.get("price_per_kg_usd", record.price_per_kg_usd)}
-        _derive_total_cost(priced)
-        if "total_cost_usd" in priced:
-            changes["total_cost_usd"] = priced["total_cost_usd"]
+    fields = dict(fields)
+    _derive_total_cost_or_422(fields, record)
     previous_status = record.status
-    for name, value in changes.items():
+    for name, value in fields.items():
         setattr(record, name, value)
     record.updated_at = at or utcnow()
     record.change_seq = change_seq
-    if "tracking_number" in changes:
-        flush_or_conflict(TrackingNumber.tracking_number, bot_id, changes["tracking_number"], "Tracking number")
+    if "tracking_number" in fields:
+        flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
     if record.status != previous_status:
         _record_status(record, previous_status, source, api_key_id)
     db.session.commit()
@@ -198,15 +188,11 @@ def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=No
 
 def delete_tracking(bot_id, tracking_id, *, precondition=None):
     """Delete a parcel with its history, leaving a tombstone for the change feed."""
-    change_seq = next_change_seq(bot_id)
-    record = get_tracking(bot_id, tracking_id, for_update=True)
-    if precondition:
-        precondition(record)
-    record_deletion(record, "tracking", record.tracking_number, change_seq)
-    db.session.commit()
+    delete_bot_record(TrackingNumber, bot_id, tracking_id, "Tracking number", kind="tracking",
+                      code_column="tracking_number", precondition=precondition)
 
 
-# --- bulk import (imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
+# --- bulk import (writes/imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
 
 def tracking_importer(api_key_id=None):
     """The tracking import's rules and writes; history rows are recorded with source "import"."""
@@ -215,9 +201,9 @@ def tracking_importer(api_key_id=None):
         db.session.add(record)
         return record
 
-    def update(record, changes, change_seq, now):
+    def update(record, fields, change_seq, now):
         previous_status = record.status
-        for name, value in changes.items():
+        for name, value in fields.items():
             setattr(record, name, value)
         record.updated_at, record.change_seq = now, change_seq
         if record.status != previous_status:
@@ -235,14 +221,10 @@ def plan_tracking_import(record, fields, given):
     """(fields to write, errors) for one imported row: a new parcel takes every field (the create defaults
     too), an existing one the given fields that differ. total_cost_usd is derived as a create or an update
     derives it; a product too large to store is the row's error."""
-    changes = dict(fields) if record is None else dict(given)
-    if "total_cost_usd" not in given and {"weight_kg", "price_per_kg_usd"} & changes.keys():
-        weight = changes.get("weight_kg", getattr(record, "weight_kg", None))
-        price = changes.get("price_per_kg_usd", getattr(record, "price_per_kg_usd", None))
-        if weight is not None and price is not None:
-            changes["total_cost_usd"], error = _total_cost(weight, price)
-            if error:
-                return {}, {"total_cost_usd": [error]}
+    planned = dict(fields) if record is None else dict(given)
+    error = _derive_total_cost(planned, record)
+    if error:
+        return {}, {"total_cost_usd": [error]}
     if record is not None:
-        changes = {name: value for name, value in changes.items() if getattr(record, name) != value}
-    return changes, {}
+        planned = {name: value for name, value in planned.items() if getattr(record, name) != value}
+    return planned, {}

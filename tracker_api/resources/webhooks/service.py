@@ -14,6 +14,7 @@ from ...webhooks.addresses import UnsafeUrl, check_url
 from ...webhooks.signing import new_secret
 from ..clients.schemas import ClientSchema
 from ..pagination import count_rows, page_items
+from ..records import bot_record
 from ..tracking.schemas import TrackingNumberSchema
 
 
@@ -43,12 +44,8 @@ def list_endpoints(bot_id):
 
 
 def get_endpoint(bot_id, endpoint_id):
-    """One of this bot's endpoints; another bot's id is as absent as a missing one."""
-    endpoint = db.session.scalar(db.select(WebhookEndpoint).where(WebhookEndpoint.bot_id == bot_id,
-                                                                  WebhookEndpoint.id == endpoint_id))
-    if endpoint is None:
-        abort(404, message=f"Webhook endpoint {endpoint_id} does not exist in this bot.")
-    return endpoint
+    """One of this bot's endpoints (records.bot_record)."""
+    return bot_record(WebhookEndpoint, bot_id, endpoint_id, "Webhook endpoint")
 
 
 def create_endpoint(bot_id, fields):

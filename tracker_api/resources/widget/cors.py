@@ -15,6 +15,7 @@ the few header lines below, and the refusals as problem+json like every other er
 from flask import current_app, g, request
 
 from ...access.authentication import API_KEY_HEADER, presented_key, refuse
+from ...access.caller import current_caller
 from ...web.errors import problem
 from .service import bot_allows_origin
 
@@ -28,7 +29,7 @@ def request_origin():
 
 def key_allows_origin():
     """Whether this request's valid key is a publishable one that lists the request's origin."""
-    check = g.get("key_check")
+    check = current_caller().key_check  # None when the key was never looked up (a pre-flight)
     api_key = check.usable if check is not None else None
     return api_key is not None and api_key.is_publishable and request_origin() in api_key.origins
 

@@ -16,7 +16,7 @@ register_cors(blp)
 # `path`, not `string`: a tracking number may hold a slash.
 @blp.route(f"/{BOT_ID}/track/<path:tracking_number>")
 class WidgetTracking(MethodView):
-    accepts_publishable_keys = True  # the only view that does (auth.py)
+    accepts_publishable_keys = True  # the only view that does (access/authentication.py)
 
     @blp.response(200, PublicTrackingSchema)
     @blp.alt_response(404, response="NOT_FOUND")
