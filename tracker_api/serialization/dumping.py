@@ -3,7 +3,8 @@
 A list page of 50 records costs marshmallow over 500 `Field.serialize` calls, each going through `get_value`,
 `Schema.get_attribute` and `_get_value_for_key` before the field's `_serialize`. A compiled dumper walks the
 schema's `dump_fields` once and keeps, per field, the output key, the attribute to read and a converter that
-does what the field's `_serialize` does. Only code whose behaviour is replicated here is fast-pathed; anything
+does what the field's `_serialize` does (found by the `_serialize` it runs, marshmallow's documented extension
+point for custom fields). Only code whose behaviour is replicated here is fast-pathed; anything
 else (a field type not listed in CONVERTERS, dotted attributes, dump defaults, a schema with dump hooks or its
 own accessor) is left to marshmallow, per field or for the whole schema. VERIFY_FAST_DUMPS (on in the test
 settings) dumps everything a second time through marshmallow and fails on the smallest difference.
@@ -67,50 +68,19 @@ class CompiledDumper:
         if self.plan is MARSHMALLOW:
             return schema.dump(obj, many=many)
         if many and obj is not None:  # as Schema._serialize: `many` with None dumps None as one object
-            dumped = self.dump_rows(obj)
-            return [self.dump_one(item) for item in obj] if dumped is None else dumped
+            return [self.dump_one(item) for item in obj]
         return self.dump_one(obj)
-
-    def dump_rows(self, obj):
-        """Each of a list of SQLAlchemy rows of one result, read by place; None for anything else."""
-        if self.plan is None:
-            self.compile()
-        read_by_position = self.row_reader(obj)  # None for a schema left to marshmallow too
-        if read_by_position is None:
-            return None
-        dump_values = self.dump_values
-        return [dump_values(read_by_position(row)) for row in obj]
-
-    def row_reader(self, obj):
-        """An itemgetter of the plan's attributes by their places in the rows, when `obj` is a list of rows of one
-        result (SQLAlchemy's `_parent`, the result's metadata, is then the same object) with one column of each
-        name: reading a row's 11 columns by name cost 3.5 µs, by place 0.1 µs. The getter of the last result's
-        metadata is kept (one tuple, replaced whole, so a racing thread reads a pair that belongs together)."""
-        if self.get_attributes is None or type(obj) is not list or not obj or type(obj[0]) is not Row:
-            return None
-        parent = obj[0]._parent
-        if any(type(row) is not Row or row._parent is not parent for row in obj):
-            return None
-        kept_parent, getter = self.kept_row_reader
-        if kept_parent is not parent:
-            fields = obj[0]._fields
-            if len(fields) != len(obj[0]) or any(fields.count(name) != 1 for name in self.attributes):
-                return None  # a column without a name shifts the places; two of one name: attrgetter's error
-            getter = tuple_getter(itemgetter, [fields.index(name) for name in self.attributes])
-            self.kept_row_reader = (parent, getter)
-        return getter
 
     def compile(self):
         plan = build_plan(self.schema)
         self.get_attributes = self.get_items = None
-        self.kept_row_reader = (None, None)
         if plan is not MARSHMALLOW and plan and all(attribute is not None for _, attribute, _ in plan):
             keys = tuple(key for key, _, _ in plan)
             converters = tuple(convert for _, _, convert in plan)
             self.dump_values = values_dumper(keys, converters)
-            self.attributes = [attribute for _, attribute, _ in plan]
-            self.get_attributes = tuple_getter(attrgetter, self.attributes)
-            self.get_items = tuple_getter(itemgetter, self.attributes)
+            attributes = [attribute for _, attribute, _ in plan]
+            self.get_attributes = tuple_getter(attrgetter, attributes)
+            self.get_items = tuple_getter(itemgetter, attributes)
         self.plan = plan  # last: a thread that sees a plan sees the rest
 
     def dump_one(self, obj):
@@ -146,34 +116,13 @@ class CompiledDumper:
 
 
 def values_dumper(keys, converters):
-    """A function of the values read (in plan order) answering the dumped dict: one dict display built in one
-    expression, generated for this schema (as dataclasses generate __init__), the plain converters inlined. A list
-    page calls it per row, where a loop over keys and converters cost four times the floor's own dict of a row.
-    A value that is `missing` leaves its key out, as marshmallow does: that rare case takes the loop."""
-    def dump_in_a_loop(values):
-        return {key: convert(value) for key, convert, value in zip(keys, converters, values) if value is not missing}
+    """A function of the values read (in plan order) answering the dumped dict. A value that is `missing` leaves
+    its key out, as marshmallow does."""
+    pairs = tuple(zip(keys, converters))
 
-    names = [f"v{index}" for index in range(len(keys))]
-    entries = ", ".join(f"{key!r}: {inlined(converter, name, index)}"
-                        for index, (key, converter, name) in enumerate(zip(keys, converters, names)))
-    source = (f"def dump_values(values):\n"
-              f"    {', '.join(names)}, = values\n"
-              f"    if {' or '.join(f'{name} is missing' for name in names)}:\n"
-              f"        return dump_in_a_loop(values)\n"
-              f"    return {{{entries}}}\n")
-    namespace = {"missing": missing, "str": str, "type": type, "dump_in_a_loop": dump_in_a_loop,
-                 **{f"c{index}": converter for index, converter in enumerate(converters)}}
-    exec(compile(source, f"<dumper of {', '.join(keys)}>", "exec"), namespace)  # noqa: S102 - our own source
-    return namespace["dump_values"]
-
-
-def inlined(converter, name, index):
-    """The expression converting value `name`: the identity and text converters written out, others called."""
-    if converter is same:
-        return name
-    if converter is dump_text:
-        return f"({name} if type({name}) is str else c{index}({name}))"
-    return f"c{index}({name})"
+    def dump_values(values):
+        return {key: convert(value) for (key, convert), value in zip(pairs, values) if value is not missing}
+    return dump_values
 
 
 def tuple_getter(getter_type, names):
@@ -202,17 +151,30 @@ def build_plan(schema):
 
 
 def dumps_plainly(schema):
-    """No hooks and none of the dump machinery overridden: Schema._serialize is all that runs."""
+    """No dump hooks and none of the dump machinery overridden: Schema._serialize is all that runs."""
     kind = type(schema)
-    return (not schema._hooks[PRE_DUMP] and not schema._hooks[POST_DUMP] and schema.dict_class is dict
+    return (not has_dump_hooks(kind) and schema.dict_class is dict
             and kind.dump is Schema.dump and kind._serialize is Schema._serialize
             and kind.get_attribute is Schema.get_attribute)
+
+
+def has_dump_hooks(kind):
+    """Whether a schema class has pre_dump or post_dump methods: marshmallow's decorators mark each hook with its
+    configuration in `__marshmallow_hook__` (marshmallow.decorators.MarshmallowHook)."""
+    return any(PRE_DUMP in hooks or POST_DUMP in hooks
+               for hooks in (getattr(getattr(kind, name, None), "__marshmallow_hook__", None) or {}
+                             for name in dir(kind)))
+
+
+# Fields that compute their value instead of reading the attribute (marshmallow serializes them even when the
+# attribute is missing).
+COMPUTED_FIELDS = (fields.Method, fields.Function, fields.Constant)
 
 
 def reads_plainly(field):
     """Field.serialize reads the attribute with the schema's accessor and, when it is missing, omits the key."""
     kind = type(field)
-    return (field._CHECK_ATTRIBUTE and kind.serialize is fields.Field.serialize
+    return (not isinstance(field, COMPUTED_FIELDS) and kind.serialize is fields.Field.serialize
             and kind.get_value is fields.Field.get_value and field.dump_default is missing)
 
 
@@ -268,8 +230,8 @@ def dump_float(value):
 
 
 def number(field):
-    if field.as_string or type(field)._format_num is not fields.Number._format_num:
-        return None  # as_string and Decimal's quantizing are left to marshmallow
+    if field.as_string or not isinstance(field, (fields.Integer, fields.Float)):
+        return None  # as_string and other numbers (Decimal's quantizing) are left to marshmallow
     num_type = field.num_type
     return lambda value: None if value is None else num_type(value)
 
@@ -301,20 +263,11 @@ class NestedDump:
         dumper = self.resolve()
         return None if value is None else dumper.dump(value, many=self.many)
 
-    def each(self, values):
-        """The items of a List of this Nested field: all at once where they are rows of one result (the nested
-        dumper reads them by place), else one by one, as List._serialize does."""
-        dumper = self.resolve()
-        dumped = None if self.many else dumper.dump_rows(values)
-        return [self(value) for value in values] if dumped is None else dumped
-
 
 def list_of(field):
     convert = converter(field.inner)
     if convert is None:
         return None
-    if isinstance(convert, NestedDump):
-        return lambda value: None if value is None else convert.each(value)
     return lambda value: None if value is None else [convert(each) for each in value]
 
 
