@@ -82,7 +82,7 @@ def interpreter(example):
     return [program, str(EXAMPLES / example)]
 
 
-# --- the first requests of README.md and the quick start ---------------------------------------------------
+# --- the first requests of the quick start (and README.md) ------------------------------------------------
 
 def test_the_first_requests_work_as_printed_against_the_make_run_server(server, key):
     script = (EXAMPLES / "first_requests.sh").read_text().replace(MAKE_RUN_ADDRESS, server.gunicorn.url[7:])
