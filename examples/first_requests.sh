@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The first requests of README.md and docs/API_QUICK_START.md, exactly as printed there, against the server that
-# `make run` starts (http://127.0.0.1:8000, demo bot 123):
+# The first requests of docs/API_QUICK_START.md (README.md shows three of them), exactly as printed there,
+# against the server that `make run` starts (http://127.0.0.1:8000, demo bot 123):
 #
 #   KEY=tb_... bash examples/first_requests.sh        # the key `make run` printed
 #

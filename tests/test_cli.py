@@ -302,7 +302,7 @@ def test_security_events_lists_what_happened_newest_first_and_filters_by_kind(cl
 # --- the documented form: `flask --app wsgi ...` from the repository root ------------------------------
 
 def test_the_documented_flask_command_works_from_the_repository_root(sqlite_app):
-    """One real process (each costs seconds; the rest run in-process): `keys create --json`, as the README
+    """One real process (each costs seconds; the rest run in-process): `keys create --json`, as docs/OPERATIONS.md
     shows it, against the database that DATABASE_URL names."""
     wipe(sqlite_app)
     make_tenant(sqlite_app, 77, "Shell Cargo", "@shell_bot")

@@ -1,4 +1,5 @@
-"""No untested sample in the docs: every fenced block of docs/*.md and README.md is checked against what runs.
+"""No untested sample in the docs: every fenced block of docs/**/*.md (the Russian docs/ru/ included) and README.md
+is checked against what runs; every link between the docs resolves; README.md's table names every operation.
 
 - JavaScript, Python, PHP and HTML blocks appear verbatim (modulo indentation) in a file under examples/, which
   tests/test_examples.py and tests/test_e2e_nginx.py run against live servers.
@@ -20,7 +21,8 @@ from flask.cli import FlaskGroup, ScriptInfo
 
 from servers import REPO
 
-DOCUMENTS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
+DOCUMENTS = sorted((REPO / "docs").rglob("*.md")) + [REPO / "README.md"]
+LINKED_DOCUMENTS = DOCUMENTS + [REPO / "bench" / "README.md"]  # its samples are indented (not checked), its links are
 EXAMPLES = REPO / "examples"
 CODE_SUFFIXES = {"python": ".py", "py": ".py", "javascript": ".js", "js": ".js", "php": ".php", "html": ".html"}
 SHELL = {"sh", "bash", "shell"}
@@ -280,13 +282,49 @@ def heading_anchors(path):
     return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
 
 
-@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def document_id(path):
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+
+
+@pytest.mark.parametrize("document", LINKED_DOCUMENTS, ids=document_id)
 def test_every_relative_link_and_anchor_resolves(document):
     for target in LINK.findall(document.read_text()):
         if re.match(r"^[a-z]+://", target):
             continue
         name, _, anchor = target.partition("#")
         linked = (document.parent / name).resolve() if name else document
-        assert linked.exists(), f"{document.name}: {target} does not exist"
+        assert linked.exists(), f"{document_id(document)}: {target} does not exist"
         if anchor:
-            assert anchor in heading_anchors(linked), f"{document.name}: no heading for #{anchor} in {linked.name}"
+            assert anchor in heading_anchors(linked), \
+                f"{document_id(document)}: no heading for #{anchor} in {document_id(linked)}"
+
+
+@pytest.mark.parametrize("example", sorted(path for path in EXAMPLES.iterdir() if path.is_file()), ids=document_id)
+def test_every_document_an_example_names_exists(example):
+    """The examples' comments point readers at the docs that print them (`README.md`, `docs/...`)."""
+    for name in set(re.findall(r"[\w./-]+\.md\b", example.read_text())):
+        assert (REPO / name).is_file(), f"{document_id(example)} names {name}, which does not exist"
+
+
+def test_a_broken_link_or_anchor_is_caught(tmp_path):
+    for text in ("[gone](missing.md)", "[gone](#no-such-heading)", "[gone](../README.md#no-such-heading)"):
+        document = tmp_path / "docs" / "x.md"
+        document.parent.mkdir(exist_ok=True)
+        document.write_text(f"# Title\n\n{text}\n")
+        with pytest.raises(AssertionError):
+            test_every_relative_link_and_anchor_resolves(document)
+
+
+# --- README.md's endpoint table ---------------------------------------------------------------------------------
+
+README_ROW = re.compile(r"^\| ([A-Z, ]+) \| `(/[^`]+)` \|", re.MULTILINE)
+
+
+def test_the_readme_lists_every_operation_of_the_api(sqlite_app):
+    """Its table (methods, path under /api/v1) is the OpenAPI document's operations, no more and no fewer."""
+    paths = sqlite_app.test_client().get("/api/openapi.json").get_json()["paths"]
+    documented = {(method.upper(), path) for path, item in paths.items() for method in item if method != "parameters"}
+    rows = README_ROW.findall((REPO / "README.md").read_text())
+    listed = {(method.strip(), "/api/v1" + path) for methods, path in rows for method in methods.split(",")}
+    assert listed == documented, (f"missing from README.md: {sorted(documented - listed)}; "
+                                  f"not operations: {sorted(listed - documented)}")

@@ -82,7 +82,7 @@ def interpreter(example):
     return [program, str(EXAMPLES / example)]
 
 
-# --- the first requests of README.md and the quick start ---------------------------------------------------
+# --- the first requests of the quick start (and README.md) ------------------------------------------------
 
 def test_the_first_requests_work_as_printed_against_the_make_run_server(server, key):
     script = (EXAMPLES / "first_requests.sh").read_text().replace(MAKE_RUN_ADDRESS, server.gunicorn.url[7:])
@@ -230,6 +230,33 @@ def test_the_crm_upsert_creates_then_updates_the_same_tracking_number(server, ke
     assert created.returncode == updated.returncode == 0, created.stderr + updated.stderr
     record_id = re.search(r"^Created CRMUPSERT1 \(id (\d+)\): pending, \$35\.73$", created.stdout, re.M).group(1)
     assert f"Updated CRMUPSERT1 (id {record_id}): in_transit, $35.73" in updated.stdout
+
+
+def test_the_crm_client_sync_pulls_only_what_changed_since_its_last_run(server, key, tmp_path):
+    command = [*interpreter("crm_sync.py"), "--clients", str(tmp_path / "crm_clients.json")]
+    env = example_env(server.api_url, key)
+    api = requests.Session()
+    api.headers["X-API-Key"] = key
+    clients = f"{server.api_url}/clients/{DEMO_BOT_ID}"
+
+    def sync():
+        result = run(command, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout.strip(), json.loads((tmp_path / "crm_clients.json").read_text())["clients"]
+
+    total = api.get(clients, params={"page_size": 1}, timeout=10).json()["total"]
+    assert sync()[0] == f"{total} clients; {total} new or changed, 0 deleted since the last run"
+    created = api.post(clients, json={"client_code": "CRMSYNC1"}, timeout=10).json()
+    doomed = api.post(clients, json={"client_code": "CRMSYNC2"}, timeout=10).json()
+    assert sync()[0] == f"{total + 2} clients; 2 new or changed, 0 deleted since the last run"
+    api.patch(f"{clients}/{created['id']}", json={"name": "Renamed"}, timeout=10).raise_for_status()
+    api.delete(f"{clients}/{doomed['id']}", timeout=10).raise_for_status()
+    output, copy = sync()
+    assert output == f"{total + 1} clients; 1 new or changed, 1 deleted since the last run"
+    assert copy[str(created["id"])]["name"] == "Renamed" and str(doomed["id"]) not in copy
+    listed = api.get(clients, params={"page_size": 100}, timeout=10).json()["clients"]
+    assert copy == {str(client["id"]): client for client in listed}  # the copy is exactly the bot's clients
+    assert sync()[0] == f"{total + 1} clients; 0 new or changed, 0 deleted since the last run"
 
 
 # --- website and mobile ---------------------------------------------------------------------------------------
