@@ -37,6 +37,7 @@ import redis  # noqa: E402
 import requests  # noqa: E402
 
 import bigdata  # noqa: E402
+from config import DEVELOPMENT_WEBHOOK_SECRET_KEY  # noqa: E402
 import stack_floor_app  # noqa: E402
 from servers import (GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask,  # noqa: E402
                      stop_process, worker_pids)
@@ -60,7 +61,7 @@ def gunicorn_workers():
 
 def app_env(args, database_url):
     return clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=args.redis_url,
-                     API_KEY_PEPPER=PEPPER)
+                     API_KEY_PEPPER=PEPPER, WEBHOOK_SECRET_KEYS=DEVELOPMENT_WEBHOOK_SECRET_KEY)
 
 
 class FloorServer:
