@@ -12,6 +12,7 @@ from config import TestConfig, normalize_database_url
 from conftest import fresh_postgres_database, worker_suffix
 from tracker_api import MIGRATIONS_DIRECTORY, create_app, totals
 from tracker_api.extensions import db
+from tracker_api.keys import pepper_fingerprint
 from tracker_api.models import WebhookEndpoint
 
 REVISIONS = ScriptDirectory(MIGRATIONS_DIRECTORY)
@@ -202,3 +203,18 @@ def test_the_secrets_migration_encrypts_the_secrets_already_there_and_the_downgr
     with empty_app.app_context():
         assert dict((row.id, (row.secret, row.previous_secret)) for row in db.session.execute(
             text("SELECT id, secret, previous_secret FROM webhook_endpoints"))) == plain
+
+
+def test_the_pepper_migration_marks_the_keys_already_there_with_the_one_pepper_in_force(empty_app):
+    """0009: with a single pepper every existing key was hashed with it, so `flask keys peppers` counts them."""
+    flask_db(empty_app, "upgrade", "0008")
+    with empty_app.app_context():
+        insert_bots(123)
+        db.session.execute(text("INSERT INTO api_keys (bot_id, name, prefix, key_hash, created_at) "
+                                "VALUES (123, 'website', 'tb_abcdef', :hash, '2025-01-27 10:00:00+00')"),
+                           {"hash": "0" * 64})
+        db.session.commit()
+    flask_db(empty_app, "upgrade", "0009")
+    with empty_app.app_context():
+        marked = db.session.execute(text("SELECT pepper_fingerprint FROM api_keys")).scalar_one()
+        assert marked == pepper_fingerprint(empty_app.config["API_KEY_PEPPER"])
