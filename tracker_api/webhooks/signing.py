@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ..encryption import reencrypt
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # nosec B105: the public prefix every secret shows, not a secret
 
 
 def new_secret():
