@@ -196,13 +196,13 @@ def check_key(plain_key, cache_token=None):
     if not is_well_formed(plain_key):
         return KeyCheck(None, "malformed-key")
     in_force = peppers()
-    hashes = [hash_key(plain_key, pepper) for pepper in in_force]
-    key_hash = hashes[0]
+    key_hash = hash_key(plain_key, in_force[0])  # the cache knows a key by its hash under the newest pepper
     cache = key_lookup_cache()
     record = cache.get(key_hash, cache_token) if cache_token else None
     if record is None:
         if not cache_token:
             cache.clear()  # Redis away: nothing read before the outage can be trusted after it
+        hashes = [key_hash] + [hash_key(plain_key, pepper) for pepper in in_force[1:]]
         api_key = db.session.execute(db.select(ApiKey).where(ApiKey.key_hash.in_(hashes))).scalar_one_or_none()
         if api_key is None:
             return KeyCheck(None, "unknown-key")

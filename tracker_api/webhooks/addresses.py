@@ -123,9 +123,9 @@ def _reason(ip):
 
 # IPv6 prefixes whose last 32 bits are an IPv4 address the packets end up at: IPv4-compatible (::/96), the
 # IPv4-translated form (::ffff:0:0/96), NAT64 (well-known and local-use prefixes).
-CARRIES_IPV4 = tuple(ipaddress.ip_network(prefix) for prefix in (
-    "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48"))
-NAT64 = CARRIES_IPV4[2]
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+CARRIES_IPV4 = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0/96"), NAT64,
+                ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 def _embedded_ipv4(ip):
