@@ -2,10 +2,11 @@
 it, holds Fernet tokens only; the operator rotates the key with WEBHOOK_SECRET_KEYS and
 `flask --app wsgi webhooks reencrypt-secrets`; production does not start without a key."""
 import subprocess
+from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from config import DEVELOPMENT_WEBHOOK_SECRET_KEY, ProductionConfig
 from conftest import POSTGRES_ADMIN_URL, dispose_app, in_app, make_app_like, make_tenant, require_service
@@ -106,6 +107,21 @@ def test_reencrypt_leaves_an_endpoint_without_a_previous_secret_without_one(app,
     assert "of 1 webhook endpoints" in reencrypt(app)
     assert stored(app, created["id"])[1] is None
     assert secrets_in_use(app, created["id"]) == [created["secret"]]
+
+
+def test_reencrypt_drops_a_previous_secret_whose_grace_period_is_over(app, http, tenant):
+    expired_id, expired_secret, _ = create_rotated_webhook(http, tenant)
+    current_id, current_secret, current_previous = create_rotated_webhook(http, tenant)
+
+    def grace_over():
+        db.session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == expired_id)
+                           .values(previous_secret_expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    in_app(app, grace_over)
+    assert "of 2 webhook endpoints" in reencrypt(app)
+    assert stored(app, expired_id)[1] is None and secrets_in_use(app, expired_id) == [expired_secret]
+    assert stored(app, current_id)[1] is not None
+    assert secrets_in_use(app, current_id) == [current_secret, current_previous]
 
 
 def test_a_pg_dump_of_a_bot_with_webhooks_holds_no_secret_in_plain_text(postgresql_only_app):

@@ -39,7 +39,8 @@ def prune_command(days):
 
 @webhooks_cli.command("reencrypt-secrets")
 def reencrypt_secrets_command():
-    """Encrypt every webhook signing secret with the newest key of WEBHOOK_SECRET_KEYS. Rotation: put a new key
-    first, restart the app and the workers, run this, then remove the old key."""
-    rewritten = reencrypt_secrets(db.session)
+    """Encrypt every webhook signing secret with the newest key of WEBHOOK_SECRET_KEYS (previous secrets past their
+    grace period are dropped). Rotation: put a new key first, restart the app and the workers, run this, then
+    remove the old key."""
+    rewritten = reencrypt_secrets(db.session, utcnow())
     click.echo(f"re-encrypted the secrets of {rewritten} webhook endpoints with the newest key")

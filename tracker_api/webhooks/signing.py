@@ -11,6 +11,7 @@ import secrets
 import sqlalchemy as sa
 
 from ..encryption import reencrypt
+from ..models.types import UTCDateTime
 
 SECRET_PREFIX = "whsec_"  # nosec B105: the public prefix every secret shows, not a secret
 
@@ -40,20 +41,23 @@ def signing_secrets(endpoint, now):
 
 
 # The stored form of the secrets (Fernet tokens, models/types.EncryptedText), read and written as they are.
-STORED_SECRETS = sa.table("webhook_endpoints", sa.column("id"), sa.column("secret"), sa.column("previous_secret"))
+STORED_SECRETS = sa.table("webhook_endpoints", sa.column("id"), sa.column("secret"), sa.column("previous_secret"),
+                          sa.column("previous_secret_expires_at", UTCDateTime()))
 
 
-def reencrypt_secrets(session):
+def reencrypt_secrets(session, now):
     """Encrypt every endpoint's secrets again with the newest WEBHOOK_SECRET_KEYS key (after a key was put in
-    front), so that the older keys can be dropped; returns how many endpoints were rewritten. A row whose
-    secret changed meanwhile (rotated over the API) is left as it is: it is already under the newest key."""
+    front), so that the older keys can be dropped; returns how many endpoints were rewritten. A previous secret
+    whose grace period is over signs nothing any more: it is dropped, not re-encrypted. A row whose secrets
+    changed meanwhile (rotated over the API) is left as it is: it is already under the newest key."""
     rewritten = 0
-    for endpoint_id, secret, previous in session.execute(sa.select(STORED_SECRETS)).all():
+    for endpoint_id, secret, previous, expires_at in session.execute(sa.select(STORED_SECRETS)).all():
         unchanged = (STORED_SECRETS.c.id == endpoint_id, STORED_SECRETS.c.secret == secret,
                      STORED_SECRETS.c.previous_secret.is_(None) if previous is None
                      else STORED_SECRETS.c.previous_secret == previous)
+        still_signs = previous is not None and expires_at is not None and expires_at > now
         result = session.execute(sa.update(STORED_SECRETS).where(*unchanged).values(
-            secret=reencrypt(secret), previous_secret=previous and reencrypt(previous)))
+            secret=reencrypt(secret), previous_secret=reencrypt(previous) if still_signs else None))
         rewritten += result.rowcount
     session.commit()
     return rewritten
