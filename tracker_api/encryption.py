@@ -7,10 +7,8 @@ a new key in front, running `flask --app wsgi webhooks reencrypt-secrets`, then 
 """
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
-
-__all__ = ("InvalidToken", "decrypt", "encrypt", "secret_box")
 
 
 def secret_box():
@@ -31,7 +29,7 @@ def encrypt(plain):
 
 
 def decrypt(token):
-    """The text a token holds; InvalidToken if none of the keys made it (or it was altered)."""
+    """The text a token holds; cryptography's InvalidToken if none of the keys made it (or it was altered)."""
     return secret_box().decrypt(token.encode("ascii")).decode()
 
 
