@@ -42,6 +42,9 @@ LOCAL_SPELLINGS = [
     ("http://%31%32%37.1/", "127.0.0.1"),
     ("http://１２７.０.０.１/", "127.0.0.1"),
     ("http://127。0。0。1/", "127.0.0.1"),
+    ("http://①②⑦.0.0.1/", "127.0.0.1"),
+    ("http://%E2%91%A0%E2%91%A1%E2%91%A6.1/", "127.0.0.1"),
+    ("http://0x7f.1%2e/", "127.0.0.1"),
     ("http://localhost./", "localhost"),
     ("http://LOCALHOST/", "localhost"),
     ("http://localhost%2E/", "localhost"),
@@ -70,7 +73,7 @@ LOCAL_SPELLINGS = [
 ]
 
 # Spellings that are no host at all: refused as such, never looked up.
-NOT_HOSTS = ["http://a%2fb.example.com/", "http://a%00b.example.com/", "http://exa mple.com/", "http://0x/",
+NOT_HOSTS = ["http://a%2fb.example.com/", "http://a%00b.example.com/", "http://127.0.0.1%00.example.com/", "http://exa mple.com/", "http://0x/",
              "http://256.1/", "http://1.2.3.256/", "http://0x100000000/", "http://[::1%25]/",
              "http://bad..example.com/", "http://-bad.example.com/"]
 

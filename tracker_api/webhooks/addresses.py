@@ -84,7 +84,7 @@ def canonical_host(host):
         except OSError:
             raise UnsafeUrl(f"Not a valid IPv4 address: {host}.") from None
     if not NAME_FORM.match(host):
-        raise UnsafeUrl(f"Not a valid host name: {host}.")
+        raise UnsafeUrl(f"Not a valid host name: {host!r}.")
     return host
 
 
