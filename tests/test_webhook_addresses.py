@@ -74,8 +74,8 @@ LOCAL_SPELLINGS = [
 
 # Spellings that are no host at all: refused as such, never looked up.
 NOT_HOSTS = ["http://a%2fb.example.com/", "http://a%00b.example.com/", "http://127.0.0.1%00.example.com/",
-             "http://exa mple.com/", "http://0x/", "http://256.1/", "http://1.2.3.256/", "http://0x100000000/", "http://[::1%25]/",
-             "http://bad..example.com/", "http://-bad.example.com/"]
+             "http://exa mple.com/", "http://0x/", "http://256.1/", "http://1.2.3.256/", "http://0x100000000/",
+             "http://[::1%25]/", "http://bad..example.com/", "http://-bad.example.com/"]
 
 
 def create(http, tenant, url):
