@@ -29,6 +29,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests"), str(Path(
 
 import redis  # noqa: E402
 
+from config import DEVELOPMENT_WEBHOOK_SECRET_KEY  # noqa: E402
 from conftest import fresh_postgres_database, make_migrated_app, make_tenant, make_tracking  # noqa: E402
 from servers import GUNICORN_CONF, Gunicorn, Nginx, clean_env, free_port, nginx_binary  # noqa: E402
 
@@ -153,6 +154,7 @@ def main():
     flush_redis()
     settings = {"TRACKER_ENV": "production", "DATABASE_URL": behind_latency(database_url, args.db_latency_ms),
                 "REDIS_URL": args.redis_url, "API_KEY_PEPPER": pepper, "TRUSTED_PROXIES": 1,
+                "WEBHOOK_SECRET_KEYS": DEVELOPMENT_WEBHOOK_SECRET_KEY,
                 "RATE_LIMIT_PER_MINUTE": 10**9}
     best = best_of_rounds(settings, key, args)
     flush_redis()

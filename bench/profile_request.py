@@ -18,12 +18,15 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent)]
 
 
 def build_app(args):
     os.environ.update(TRACKER_ENV="production", API_KEY_PEPPER="bench-pepper-not-secret",
+                      WEBHOOK_SECRET_KEYS=Fernet.generate_key().decode(),
                       DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{args.database}", REDIS_URL=args.redis_url)
     from tracker_api import create_app
     from tracker_api.access.keys import issue_key

@@ -36,6 +36,7 @@ import bigdata  # noqa: E402
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
+from config import DEVELOPMENT_WEBHOOK_SECRET_KEY  # noqa: E402
 import stack_floor_app  # noqa: E402
 
 from servers import GUNICORN, GUNICORN_CONF, Gunicorn, clean_env, free_port, run_flask, stop_process, worker_pids  # noqa: E402
@@ -59,7 +60,7 @@ def gunicorn_workers():
 
 def app_env(args, database_url):
     return clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=args.redis_url,
-                     API_KEY_PEPPER=PEPPER)
+                     API_KEY_PEPPER=PEPPER, WEBHOOK_SECRET_KEYS=DEVELOPMENT_WEBHOOK_SECRET_KEY)
 
 
 class FloorServer:

@@ -45,6 +45,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests"), str(Path(
 
 import redis  # noqa: E402
 import requests  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from config import normalize_database_url  # noqa: E402
@@ -126,7 +127,8 @@ def prepare(args):
     database_url = fresh_postgres_database(args.database)
     redis.Redis.from_url(args.redis_url).flushdb()
     env = clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=args.redis_url,
-                    API_KEY_PEPPER=secrets.token_hex(16), TRUSTED_PROXIES=1)
+                    API_KEY_PEPPER=secrets.token_hex(16), WEBHOOK_SECRET_KEYS=Fernet.generate_key().decode(),
+                    TRUSTED_PROXIES=1)
     if args.max_requests is not None:
         env["GUNICORN_MAX_REQUESTS"] = str(args.max_requests)
     cli("db", "upgrade", env=env)

@@ -2,6 +2,18 @@
 import os
 import re
 
+from cryptography.fernet import Fernet
+
+
+# Fixed and public, so that development and test databases stay readable across restarts; production does not
+# start unless WEBHOOK_SECRET_KEYS is set.
+DEVELOPMENT_WEBHOOK_SECRET_KEY = "dHJhY2tlci1hcGktZGV2LWtleS1ub3QtYS1zZWNyZXQ="  # nosec B105: a public development key
+
+
+def comma_list(text):
+    """`a, b,,c` -> ("a", "b", "c")."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
 
 def normalize_database_url(url):
     """Accept the usual `postgresql://user@host/db` form and route it to the psycopg 3 driver."""
@@ -29,6 +41,9 @@ class Config:
     REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.25"))
     REDIS_RETRY_INTERVAL_SECONDS = float(os.environ.get("REDIS_RETRY_INTERVAL_SECONDS", "5"))
     API_KEY_PEPPER = os.environ.get("API_KEY_PEPPER", "development-pepper-not-secret")
+    # Peppers for rotation, comma-separated, newest first (access/keys.py): new keys and keys in use are hashed with
+    # the newest, a key hashed with an older one still authenticates (and is re-hashed). Unset: API_KEY_PEPPER alone.
+    API_KEY_PEPPERS = comma_list(os.environ.get("API_KEY_PEPPERS"))
     # The most a worker keeps an API key's lookup (access/key_cache.py); a revocation through the app or
     # `flask keys` takes effect on the next request anyway. Bounds what the cache cannot see: a key or bot changed
     # by hand in SQL.
@@ -77,6 +92,10 @@ class Config:
     WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
     WEBHOOK_RETRY_MAX_DELAY_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_DELAY_SECONDS", "7200"))
     WEBHOOK_RETRY_HOURS = float(os.environ.get("WEBHOOK_RETRY_HOURS", "48"))
+    # Fernet keys that encrypt webhook signing secrets at rest (tracker_api/models/encryption.py), comma-separated, newest
+    # first: the newest encrypts, all decrypt. Make one with
+    # `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+    WEBHOOK_SECRET_KEYS = comma_list(os.environ.get("WEBHOOK_SECRET_KEYS", DEVELOPMENT_WEBHOOK_SECRET_KEY))
     WEBHOOK_SECRET_GRACE_HOURS = float(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24"))
     WEBHOOK_MAX_ENDPOINTS = int(os.environ.get("WEBHOOK_MAX_ENDPOINTS", "10"))
     WEBHOOK_WORKER_POLL_SECONDS = float(os.environ.get("WEBHOOK_WORKER_POLL_SECONDS", "1"))
@@ -109,9 +128,25 @@ class ProductionConfig(Config):
     TESTING = False
 
     def __init__(self):
-        missing = [name for name in ("DATABASE_URL", "API_KEY_PEPPER", "REDIS_URL") if not os.environ.get(name)]
+        pepper = "API_KEY_PEPPERS" if os.environ.get("API_KEY_PEPPERS") else "API_KEY_PEPPER"
+        missing = [name for name in ("DATABASE_URL", pepper, "REDIS_URL", "WEBHOOK_SECRET_KEYS")
+                   if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"production settings missing from the environment: {', '.join(missing)}")
+        self.WEBHOOK_SECRET_KEYS = comma_list(os.environ["WEBHOOK_SECRET_KEYS"])
+        check_fernet_keys(self.WEBHOOK_SECRET_KEYS)
+
+
+def check_fernet_keys(keys):
+    """RuntimeError at start, rather than at the first webhook, for no key or a key that is no Fernet key."""
+    if not keys:
+        raise RuntimeError("WEBHOOK_SECRET_KEYS: give at least one Fernet key")
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise RuntimeError(f"WEBHOOK_SECRET_KEYS: key {position} is not a Fernet key (32 url-safe base64 bytes)"
+                               ) from None
 
 
 class TestConfig(Config):

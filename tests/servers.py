@@ -95,7 +95,7 @@ def clean_env(**settings):
     """This process's environment without the app's own settings, plus `settings`: what a shell that sets
     only these would give `flask` or gunicorn (the tests' own variables, e.g. CI, pass through)."""
     prefixes = ("DATABASE_", "REDIS_", "RATE_LIMIT", "WIDGET_", "INVALID_KEY", "ADDRESS_BLOCK", "TRUSTED_PROXIES",
-                "TRACKER_ENV", "API_KEY_PEPPER", "FLASK_")
+                "TRACKER_ENV", "API_KEY_PEPPER", "WEBHOOK_SECRET_KEYS", "FLASK_")
     env = {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
     env.update({name: str(value) for name, value in settings.items()}, PYTHONUNBUFFERED="1")
     return env

@@ -53,7 +53,8 @@ def docs_site(tmp_path_factory):
     make_client(app, BOT_ID, "CLIENT123")
     make_tracking(app, BOT_ID, tracking_number=TRACKING_NUMBER)
     env = clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=REDIS_TEST_URL,
-                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"], TRUSTED_PROXIES=1)
+                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"],
+                    WEBHOOK_SECRET_KEYS=",".join(app.config["WEBHOOK_SECRET_KEYS"]), TRUSTED_PROXIES=1)
     host = Gunicorn(tmp_path_factory.mktemp("docs-app-host"), env, 2, "-c", str(GUNICORN_CONF))
     try:
         nginx = Nginx(tmp_path_factory.mktemp("docs-nginx"), [host.port])

@@ -50,7 +50,9 @@ def stack(tmp_path_factory):
     flush_test_redis()
     app = make_migrated_app(database_url, REDIS_URL=REDIS_TEST_URL)
     env = clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=REDIS_TEST_URL, TRUSTED_PROXIES=1,
-                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"], RATE_LIMIT_PER_ADDRESS=PER_ADDRESS_BUDGET)
+                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"],
+                    WEBHOOK_SECRET_KEYS=",".join(app.config["WEBHOOK_SECRET_KEYS"]),
+                    RATE_LIMIT_PER_ADDRESS=PER_ADDRESS_BUDGET)
     hosts = []
     try:
         for _ in range(2):

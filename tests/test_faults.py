@@ -80,7 +80,9 @@ def private_redis(tmp_path_factory):
 def stack(postgres, private_redis, tmp_path_factory):
     app = make_migrated_app(postgres.url, REDIS_URL=private_redis.url)
     env = clean_env(TRACKER_ENV="production", DATABASE_URL=postgres.url, REDIS_URL=private_redis.url,
-                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"], DATABASE_STATEMENT_TIMEOUT_MS=STATEMENT_TIMEOUT_MS,
+                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"],
+                    WEBHOOK_SECRET_KEYS=",".join(app.config["WEBHOOK_SECRET_KEYS"]),
+                    DATABASE_STATEMENT_TIMEOUT_MS=STATEMENT_TIMEOUT_MS,
                     REDIS_RETRY_INTERVAL_SECONDS=1, GUNICORN_THREADS=4,
                     GUNICORN_MAX_REQUESTS=0)  # the only worker replaced is the one a test kills
     server = Gunicorn(tmp_path_factory.mktemp("gunicorn"), env, WORKERS, "-c", str(GUNICORN_CONF))

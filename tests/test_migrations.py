@@ -5,12 +5,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import inspect, text
 
 from config import TestConfig, normalize_database_url
 from conftest import fresh_postgres_database, worker_suffix
 from tracker_api import MIGRATIONS_DIRECTORY, create_app
 from tracker_api.extensions import db
+from tracker_api.access.keys import pepper_fingerprint
+from tracker_api.models import WebhookEndpoint
 from tracker_api.writes import totals
 
 REVISIONS = ScriptDirectory(MIGRATIONS_DIRECTORY)
@@ -170,3 +173,49 @@ def test_the_totals_migration_counts_the_rows_already_there(empty_app):
         assert rows("SELECT bot_id, count FROM client_totals") == [("123", "1")]
         with db.engine.connect() as connection:
             assert totals.differences(connection) == []
+
+
+def test_the_secrets_migration_encrypts_the_secrets_already_there_and_the_downgrade_restores_them(empty_app):
+    """0008 turns each stored webhook secret, current and previous (rotation grace), into a Fernet token under
+    WEBHOOK_SECRET_KEYS; the app reads them as before; the downgrade gives the plain values back."""
+    flask_db(empty_app, "upgrade", "0007")
+    plain = {1: ("whsec_current_one", "whsec_previous_one"), 2: ("whsec_current_two", None)}
+    with empty_app.app_context():
+        insert_bots(123)
+        for endpoint_id, (secret, previous) in plain.items():
+            db.session.execute(text("INSERT INTO webhook_endpoints (id, bot_id, url, events, enabled, secret, "
+                                    "previous_secret, created_at, updated_at) VALUES (:id, 123, 'https://e.example/', "
+                                    "'tracking.created', true, :secret, :previous, '2025-01-27 10:00:00+00', "
+                                    "'2025-01-27 10:00:00+00')"), {"id": endpoint_id, "secret": secret,
+                                                                   "previous": previous})
+        db.session.commit()
+    flask_db(empty_app, "upgrade", "0008")
+    box = MultiFernet([Fernet(key) for key in empty_app.config["WEBHOOK_SECRET_KEYS"]])
+    with empty_app.app_context():
+        stored = {row.id: (row.secret, row.previous_secret) for row in db.session.execute(
+            text("SELECT id, secret, previous_secret FROM webhook_endpoints"))}
+        assert stored[2][1] is None
+        assert {endpoint_id: tuple(value and box.decrypt(value.encode()).decode() for value in values)
+                for endpoint_id, values in stored.items()} == plain
+        assert not any(value and value.startswith("whsec_") for values in stored.values() for value in values)
+        endpoint = db.session.get(WebhookEndpoint, 1)
+        assert (endpoint.secret, endpoint.previous_secret) == plain[1]
+    flask_db(empty_app, "downgrade", "0007")
+    with empty_app.app_context():
+        assert dict((row.id, (row.secret, row.previous_secret)) for row in db.session.execute(
+            text("SELECT id, secret, previous_secret FROM webhook_endpoints"))) == plain
+
+
+def test_the_pepper_migration_marks_the_keys_already_there_with_the_one_pepper_in_force(empty_app):
+    """0009: with a single pepper every existing key was hashed with it, so `flask keys peppers` counts them."""
+    flask_db(empty_app, "upgrade", "0008")
+    with empty_app.app_context():
+        insert_bots(123)
+        db.session.execute(text("INSERT INTO api_keys (bot_id, name, prefix, key_hash, created_at) "
+                                "VALUES (123, 'website', 'tb_abcdef', :hash, '2025-01-27 10:00:00+00')"),
+                           {"hash": "0" * 64})
+        db.session.commit()
+    flask_db(empty_app, "upgrade", "0009")
+    with empty_app.app_context():
+        marked = db.session.execute(text("SELECT pepper_fingerprint FROM api_keys")).scalar_one()
+        assert marked == pepper_fingerprint(empty_app.config["API_KEY_PEPPER"])

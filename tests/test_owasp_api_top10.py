@@ -490,7 +490,8 @@ class TestAPI7ServerSideRequestForgery:
 def production_environment(monkeypatch, **extra):
     """What ProductionConfig insists on (the settings classes read the rest at import)."""
     for name, value in {"TRACKER_ENV": "production", "DATABASE_URL": "sqlite://", "API_KEY_PEPPER": "p" * 32,
-                        "REDIS_URL": "redis://127.0.0.1:6379/11", **extra}.items():
+                        "REDIS_URL": "redis://127.0.0.1:6379/11",
+                        "WEBHOOK_SECRET_KEYS": base64.urlsafe_b64encode(b"k" * 32).decode(), **extra}.items():
         monkeypatch.setenv(name, value)
 
 

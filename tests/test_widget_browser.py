@@ -91,7 +91,8 @@ def stack(tmp_path_factory):
     app = make_migrated_app(database_url, REDIS_URL=REDIS_TEST_URL)
     seed(app)
     env = clean_env(TRACKER_ENV="production", DATABASE_URL=database_url, REDIS_URL=REDIS_TEST_URL,
-                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"])
+                    API_KEY_PEPPER=app.config["API_KEY_PEPPER"],
+                    WEBHOOK_SECRET_KEYS=",".join(app.config["WEBHOOK_SECRET_KEYS"]))
     api = Gunicorn(tmp_path_factory.mktemp("widget-api"), env, 2, "-c", str(GUNICORN_CONF))
     api_origin = f"http://{LOCAL_HOST_NAME}:{api.port}"
     sites = []

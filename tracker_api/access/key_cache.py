@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..models import ApiKey, Bot
 from .shared_store import shared_store
 
-TOKEN_KEY = "keys:token"
+TOKEN_KEY = "keys:token"  # nosec B105: the name of a Redis key, not a password
 MAX_ENTRIES = 10_000  # lookups kept per worker; past this the cache starts afresh (invented keys are never kept)
 PENDING = "key_token_stale"  # session.info flag: this transaction changed a key or a bot's is_active
 

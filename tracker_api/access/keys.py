@@ -7,6 +7,10 @@ lets a person or a secret scanner tell at a glance that a key is meant to be pub
 the stored kind. It carries the web origins allowed to use it, written as browsers send them in `Origin`.
 Only an HMAC-SHA256 of the key (with the server's pepper) is stored: the keys are random and long, so a
 slow password hash would add ~100 ms per request and no security.
+
+Pepper rotation: API_KEY_PEPPERS lists peppers newest first. A presented key is looked up by its hash under each
+(one query); a key found under an older pepper authenticates and is re-hashed with the newest right away, and each
+key records which pepper hashed it (a fingerprint), so `flask keys peppers` tells when an old pepper can go.
 """
 import hashlib
 import hmac
@@ -14,11 +18,13 @@ import re
 import secrets
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy import func, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import ApiKey
@@ -81,9 +87,35 @@ def is_well_formed(plain_key):
     return hmac.compare_digest(plain_key[-CHECKSUM_LENGTH:], _checksum(plain_key[:-CHECKSUM_LENGTH]))
 
 
-def hash_key(plain_key):
-    pepper = current_app.config["API_KEY_PEPPER"].encode()
-    return hmac.new(pepper, plain_key.encode("ascii"), hashlib.sha256).hexdigest()
+def peppers():
+    """The peppers in force, newest first: API_KEY_PEPPERS, or API_KEY_PEPPER alone."""
+    return tuple(current_app.config["API_KEY_PEPPERS"]) or (current_app.config["API_KEY_PEPPER"],)
+
+
+def hash_key(plain_key, pepper=None):
+    """The stored form of a key: HMAC-SHA256 with `pepper` (the newest by default)."""
+    pepper = peppers()[0] if pepper is None else pepper
+    return hmac.new(pepper.encode(), plain_key.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def pepper_fingerprint(pepper):
+    """A pepper's name in the api_keys table and in reports. It tells no more about the pepper than a key hash
+    does (whoever holds one key and its hash can test guesses at the pepper either way): so peppers must be long
+    random values, as README says."""
+    return hmac.new(pepper.encode(), b"tracker_api pepper fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+def pepper_counts():
+    """How many keys each pepper hashed: [(position (1 = newest) or None, fingerprint or None, keys)], the
+    configured peppers first (also those with no key), then fingerprints no configured pepper has (keys that no
+    longer authenticate), then keys hashed before peppers were recorded (fingerprint None)."""
+    counts = dict(db.session.execute(db.select(ApiKey.pepper_fingerprint, func.count())
+                                     .group_by(ApiKey.pepper_fingerprint)).all())
+    configured = [pepper_fingerprint(pepper) for pepper in peppers()]
+    rows = [(position, fingerprint, counts.pop(fingerprint, 0)) for position, fingerprint in enumerate(configured, 1)]
+    unrecorded = counts.pop(None, 0)
+    rows += [(None, fingerprint, count) for fingerprint, count in sorted(counts.items())]
+    return rows + ([(None, None, unrecorded)] if unrecorded else [])
 
 
 def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *, origins=None):
@@ -100,6 +132,7 @@ def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *,
         name=name,
         prefix=display_prefix(plain_key),
         key_hash=hash_key(plain_key),
+        pepper_fingerprint=pepper_fingerprint(peppers()[0]),
         expires_at=expires_at,
         rate_limit_per_minute=rate_limit_per_minute,
         kind=kind,
@@ -162,16 +195,21 @@ def check_key(plain_key, cache_token=None):
         return KeyCheck(None, "missing-key")
     if not is_well_formed(plain_key):
         return KeyCheck(None, "malformed-key")
-    key_hash = hash_key(plain_key)
+    in_force = peppers()
+    key_hash = hash_key(plain_key, in_force[0])  # the cache knows a key by its hash under the newest pepper
     cache = key_lookup_cache()
     record = cache.get(key_hash, cache_token) if cache_token else None
     if record is None:
         if not cache_token:
             cache.clear()  # Redis away: nothing read before the outage can be trusted after it
-        api_key = db.session.execute(db.select(ApiKey).filter_by(key_hash=key_hash)).scalar_one_or_none()
+        hashes = [key_hash] + [hash_key(plain_key, pepper) for pepper in in_force[1:]]
+        api_key = db.session.execute(db.select(ApiKey).where(ApiKey.key_hash.in_(hashes))).scalar_one_or_none()
         if api_key is None:
             return KeyCheck(None, "unknown-key")
-        record = KeyRecord.of(api_key)
+        record = replace(KeyRecord.of(api_key), key_hash=key_hash)
+        newest = pepper_fingerprint(in_force[0])
+        if api_key.key_hash != key_hash or api_key.pepper_fingerprint != newest:
+            _rehash(api_key.id, api_key.key_hash, key_hash, newest)
         if cache_token:
             cache.put(key_hash, cache_token, record)
     if record.revoked_at is not None:
@@ -179,6 +217,19 @@ def check_key(plain_key, cache_token=None):
     if not record.is_usable_at(utcnow()):
         return KeyCheck.of(record, "expired-key")
     return KeyCheck.of(record)
+
+
+def _rehash(key_id, old_hash, new_hash, fingerprint):
+    """Store a key's hash under the newest pepper (it was found under an older one, or before peppers were
+    recorded). Written only if no one else did meanwhile; a failure costs nothing but a try on the next use. Not
+    through the ORM: this changes no verdict, so cached lookups (key_cache.py) stay valid."""
+    try:
+        db.session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.key_hash == old_hash)
+                           .values(key_hash=new_hash, pepper_fingerprint=fingerprint))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.warning("could not re-hash API key %s with the newest pepper; next use tries again", key_id)
 
 
 def find_usable_key(plain_key):

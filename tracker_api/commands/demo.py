@@ -41,7 +41,7 @@ def _seed_clients(bot_id, now):
 
 
 def _seed_parcels(bot_id, now, count=40):
-    rng = random.Random(DEMO_BOT_ID)
+    rng = random.Random(DEMO_BOT_ID)  # nosec B311: reproducible demo data, nothing secret or guessable matters
     for number in range(count):
         created = now - timedelta(days=rng.randint(0, 28), hours=rng.randint(0, 23))
         weight = Decimal(rng.randint(5, 300)) / 10

@@ -1,4 +1,4 @@
-"""`flask keys create|list|revoke|set-limit|usage`: API keys; the plain key is printed once, at creation."""
+"""`flask keys create|list|revoke|set-limit|usage|peppers`: API keys; the plain key is printed once, at creation."""
 import json
 
 import click
@@ -9,11 +9,13 @@ from ..access.rate_limits import key_budget_per_minute
 from ..access.shared_store import shared_store
 from ..access.usage import key_usage, last_used
 from ..extensions import db
+from ..access.keys import MAX_ORIGINS, issue_key, pepper_counts, revoke_key, set_rate_limit
 from ..models import ApiKey, Bot
 from .output import emit, json_option
 
 # AppGroup: each command gets an app context, under `flask` and under app.test_cli_runner() alike.
-keys_cli = AppGroup("keys", help="Issue, list and revoke API keys; set their rate limits; show their usage.")
+keys_cli = AppGroup("keys", help="Issue, list and revoke API keys; set their rate limits; show their usage and "
+                                  "which pepper hashed them.")
 KEY_COLUMNS = ("id", "bot_id", "name", "kind", "prefix", "origins", "rate_limit_per_minute", "created_at",
                "expires_at", "revoked_at", "last_used_at", "last_used_address")
 DAY_COLUMNS = ("date", "total", "success", "client_error", "rate_limited", "server_error")
@@ -128,3 +130,26 @@ def usage(key_id, days, as_json):
     where = f" from {report['last_used_address']}" if report["last_used_address"] else ""
     click.echo(f"last used: {report['last_used_at'] or 'never'}{where}\n")
     emit(report["days"], DAY_COLUMNS, False)
+
+
+PEPPER_COLUMNS = ("pepper", "fingerprint", "keys", "note")
+
+
+def _pepper_note(position, fingerprint):
+    if position == 1:
+        return "newest: issues and re-hashes keys"
+    if position is not None:
+        return "older: keys still on it are re-hashed on their next use"
+    if fingerprint is not None:
+        return "no longer configured: these keys are refused"
+    return "not recorded (not used since the upgrade that records it)"
+
+
+@keys_cli.command("peppers")
+@json_option
+def peppers_report(as_json):
+    """How many keys each pepper of API_KEY_PEPPERS (1 = newest) hashed, by position and fingerprint (never the
+    pepper): an older pepper can be removed once no key uses it."""
+    rows = [{"pepper": position, "fingerprint": fingerprint, "keys": count,
+             "note": _pepper_note(position, fingerprint)} for position, fingerprint, count in pepper_counts()]
+    emit(rows, PEPPER_COLUMNS, as_json)

@@ -1,15 +1,17 @@
-"""`flask webhooks worker|prune`: the process that sends webhook deliveries (tracker_api/webhooks/delivery.py),
-and the delivery log's retention."""
+"""`flask webhooks worker|prune|reencrypt-secrets`: the process that sends webhook deliveries
+(tracker_api/webhooks/delivery.py), the delivery log's retention, and the signing secrets' encryption key rotation."""
 import signal
 from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
 
+from ..extensions import db
 from ..models.types import utcnow
 from ..webhooks.delivery import prune, run_worker
+from ..webhooks.signing import reencrypt_secrets
 
-webhooks_cli = AppGroup("webhooks", help="Send webhook deliveries; prune the delivery log.")
+webhooks_cli = AppGroup("webhooks", help="Send webhook deliveries; prune the delivery log; re-encrypt secrets.")
 
 
 @webhooks_cli.command("worker")
@@ -33,3 +35,12 @@ def prune_command(days):
     cron); pending deliveries are kept whatever their age."""
     deliveries, events = prune(utcnow() - timedelta(days=days))
     click.echo(f"pruned {deliveries} deliveries and {events} events older than {days} days")
+
+
+@webhooks_cli.command("reencrypt-secrets")
+def reencrypt_secrets_command():
+    """Encrypt every webhook signing secret with the newest key of WEBHOOK_SECRET_KEYS (previous secrets past their
+    grace period are dropped). Rotation: put a new key first, restart the app and the workers, run this, then
+    remove the old key."""
+    rewritten = reencrypt_secrets(db.session, utcnow())
+    click.echo(f"re-encrypted the secrets of {rewritten} webhook endpoints with the newest key")

@@ -22,6 +22,9 @@ class ApiKey(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which pepper made key_hash (keys.pepper_fingerprint): the newest once the key was issued or used since a
+    # rotation; None for a key not used since before peppers were recorded.
+    pepper_fingerprint: Mapped[str | None] = mapped_column(String(16))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     expires_at = mapped_column(UTCDateTime, nullable=True)
     revoked_at = mapped_column(UTCDateTime, nullable=True)

@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import BigId, UTCDateTime, utcnow
+from .types import BigId, EncryptedText, UTCDateTime, utcnow
 
 WEBHOOK_EVENT_TYPES = ("tracking.created", "tracking.status_changed", "tracking.updated", "tracking.deleted",
                        "client.created", "client.updated", "client.deleted")
@@ -29,10 +29,11 @@ class WebhookEndpoint(db.Model):
     events: Mapped[str] = mapped_column(Text)  # subscribed event types, comma-separated
     description: Mapped[str | None] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Kept readable (not hashed): every delivery is signed with it. The previous secret signs too until
-    # previous_secret_expires_at, so that a receiver can switch secrets without losing a delivery.
-    secret: Mapped[str] = mapped_column(String(80))
-    previous_secret: Mapped[str | None] = mapped_column(String(80))
+    # Not hashed: every delivery is signed with it; encrypted at rest (encryption.py), read only when used. The
+    # previous secret signs too until previous_secret_expires_at, so that a receiver can switch secrets without
+    # losing a delivery.
+    secret: Mapped[str] = mapped_column(EncryptedText, deferred=True)
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedText, deferred=True)
     previous_secret_expires_at = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at = mapped_column(UTCDateTime)

@@ -156,7 +156,7 @@ def retry_delay(attempts, config):
     """Seconds before attempt `attempts + 1`: doubling from the base up to the maximum, with +-25 % jitter (so
     that deliveries failed together by one outage do not all come back at once)."""
     delay = min(config["WEBHOOK_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1), config["WEBHOOK_RETRY_MAX_DELAY_SECONDS"])
-    return delay * random.uniform(0.75, 1.25)
+    return delay * random.uniform(0.75, 1.25)  # nosec B311: jitter spreads retries; it guards nothing
 
 
 def _record(delivery_id, token, outcome, now, config):
