@@ -110,6 +110,12 @@ def sample_ids(conn, bot_id, sample=10_000):
                                            (bot_id, sample))]
 
 
+def connections(conn):
+    """(connections in use, max_connections): PostgreSQL's budget the servers share with everyone else's."""
+    in_use = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").fetchone()[0]
+    return in_use, int(conn.execute("SHOW max_connections").fetchone()[0])
+
+
 def clean_writes(conn, since):
     """Undo the peers' writes since `since` (the database's clock): created rows go, updated rows get back the
     status and time floor_data.sql gave them (its row g has id g and status STATUSES[g % 5])."""
@@ -139,16 +145,18 @@ def gunicorn_command(peer, venv, peers_dir, port, workers, threads):
 
 
 class PeerServer:
-    """One peer under gunicorn, its output in `directory`; serving once a page answers 200 with `key`."""
+    """One peer under gunicorn, its output appended to files in `directory`; serving once every worker has booted
+    and `probe` (path, key) answers 200."""
 
     def __init__(self, peer, venv, peers_dir, directory, workers, threads, database_url, redis_url, probe):
         self.peer = peer
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stderr_path = directory / f"peer_{peer.name}.err"
+        self.offset = self.stderr_path.stat().st_size if self.stderr_path.exists() else 0
         env = clean_env(PEER_DATABASE_URL=database_url, PEER_REDIS_URL=redis_url,
                         PEER_RATE_LIMIT_PER_MINUTE=RATE_LIMIT, PYTHONDONTWRITEBYTECODE=1)  # the folder is read-only
-        with open(directory / f"peer_{peer.name}.out", "w") as out, open(self.stderr_path, "w") as err:
+        with open(directory / f"peer_{peer.name}.out", "a") as out, open(self.stderr_path, "a") as err:
             self.process = subprocess.Popen(gunicorn_command(peer, venv, peers_dir, self.port, workers, threads),
                                             env=env, stdout=out, stderr=err)
         self._wait_until_serving(workers, probe)
@@ -158,9 +166,8 @@ class PeerServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"peer {self.peer.name} exited {self.process.returncode}: "
-                                   f"{self.stderr_path.read_text()[-2000:]}")
-            if self.stderr_path.read_text().count("Booting worker") >= workers:
+                raise RuntimeError(f"peer {self.peer.name} exited {self.process.returncode}: {self.stderr()[-2000:]}")
+            if self.stderr().count("Booting worker") >= workers:
                 try:
                     if requests.get(self.url + path, headers={"X-API-Key": key}, timeout=30).ok:
                         return
@@ -168,8 +175,11 @@ class PeerServer:
                     pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"peer {self.peer.name} did not serve {path} within {timeout} s: "
-                           f"{self.stderr_path.read_text()[-2000:]}")
+        raise RuntimeError(f"peer {self.peer.name} did not serve {path} within {timeout} s: {self.stderr()[-2000:]}")
+
+    def stderr(self):
+        """What this start wrote (the file keeps every start's)."""
+        return self.stderr_path.read_bytes()[self.offset:].decode(errors="replace")
 
     def stop(self):
         stop_process(self.process)

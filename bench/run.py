@@ -25,6 +25,7 @@ Writes (create, status update) go to both bots (the comparison's to a third) and
 the machine is shared, so read ratios from one run, and the load average the table reports beside them.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -362,11 +363,14 @@ COMPARED_CREATE_FIELDS = '"weight_kg": 2.5, "total_cost_usd": 8.75'
 
 @dataclass
 class Contestant:
-    """A system of the comparison: where it serves, and its scenarios by rounds.COMPARED key."""
+    """A system of the comparison: its scenarios by rounds.COMPARED key, and `serve()`, a context manager that
+    gives the URL it serves at. A peer is started for each run and stopped after it: three idle peers hold about
+    50 PostgreSQL connections, and with one of them under load (FastAPI's pools reach 4 × 15) that went past
+    PostgreSQL's default max_connections of 100."""
 
     name: str
-    url: str
     scenarios: dict
+    serve: object
 
 
 def compared_scenarios(system, bot_ids, keys, ids, client_code, directory, run_id):
@@ -423,12 +427,13 @@ def run_once(contestant, key, round_index, args):
     scenario = contestant.scenarios[key]
     if "BENCH_RUN" in scenario.env:
         scenario = replace(scenario, env={**scenario.env, "BENCH_RUN": f"{scenario.env['BENCH_RUN']}-r{round_index}"})
-    figures = measure(contestant.url, scenario, args)
-    one = None
-    if args.sequential:
-        one = wrk(contestant.url + scenario.path, scenario.script, args.sequential, 1,
-                  {**scenario.env, "BENCH_PHASE": "seq"}, threads=1)
-        one["load"] = load_average()
+    with contestant.serve() as url:
+        figures = measure(url, scenario, args)
+        one = None
+        if args.sequential:
+            one = wrk(url + scenario.path, scenario.script, args.sequential, 1, {**scenario.env, "BENCH_PHASE": "seq"},
+                      threads=1)
+            one["load"] = load_average()
     print(f"  round {round_index + 1} {key} {contestant.name}: {figures['rps']:.0f} req/s, p50 "
           f"{figures['p50_ms']:.1f} ms" + (f"; one connection p50 {one['p50_ms']:.1f} ms" if one else ""),
           file=sys.stderr)
@@ -441,12 +446,13 @@ def run_compared(contestants, args):
     keys = compared_keys(args)
     by_name = {contestant.name: contestant for contestant in contestants}
     for contestant in contestants:
-        for key in keys:
-            check_compared(contestant.url, contestant.scenarios[key])
+        with contestant.serve() as url:
+            for key in keys:
+                check_compared(url, contestant.scenarios[key])
     minutes = rounds.estimated_seconds(args.rounds, len(keys), len(contestants), args.warmup, args.duration,
                                        args.sequential) / 60
     print(f"comparison: {len(contestants)} systems, {len(keys)} scenarios, {args.rounds} rounds: about "
-          f"{minutes:.0f} min", file=sys.stderr)
+          f"{minutes:.0f} min and the peers' start-ups", file=sys.stderr)
     loaded, sequential = {}, {}
     for round_index, key, name in rounds.schedule(list(by_name), keys, args.rounds):
         figures, one = run_once(by_name[name], key, round_index, args)
@@ -457,26 +463,32 @@ def run_compared(contestants, args):
 
 
 def measure_compared(app, bots, keys, peer_setup, directory, args):
-    """The peers under gunicorn beside the running API, the rounds, the peers stopped."""
+    """The API (running all along) and the peers (each started for its runs), in rounds."""
     workers, threads = gunicorn_workers(), gunicorn_threads()
     run_id = datetime.now().strftime("%Y%m%d%H%M%S")
     bot_ids = {role: facts.bot_id for role, facts in bots.items()}
     client_code = bots["write"].client_code
-    contestants = [Contestant(rounds.API, app.url, compared_scenarios(
+    contestants = [Contestant(rounds.API, compared_scenarios(
         rounds.API, bot_ids, keys, {role: facts.ids for role, facts in bots.items()}, client_code, directory,
-        run_id))]
+        run_id), lambda: contextlib.nullcontext(app.url))]
     probe = (f"{API}/tracking/{bot_ids['small']}?page_size=1", peer_setup["keys"]["small"])
-    servers = []
-    try:
-        for peer in peers.PEERS:
-            servers.append(peers.PeerServer(peer, args.peers_venv, args.peers_dir, directory, workers, threads,
-                                             peer_setup["url"], args.peer_redis_url, probe))
-            contestants.append(Contestant(peer.name, servers[-1].url, compared_scenarios(
-                peer.name, bot_ids, peer_setup["keys"], peer_setup["ids"], client_code, directory, run_id)))
-        return run_compared(contestants, args)
-    finally:
-        for server in servers:
-            server.stop()
+
+    def serving(peer):
+        @contextlib.contextmanager
+        def serve():
+            server = peers.PeerServer(peer, args.peers_venv, args.peers_dir, directory, workers, threads,
+                                      peer_setup["url"], args.peer_redis_url, probe)
+            try:
+                yield server.url
+            finally:
+                server.stop()
+        return serve
+
+    for peer in peers.PEERS:
+        contestants.append(Contestant(peer.name, compared_scenarios(
+            peer.name, bot_ids, peer_setup["keys"], peer_setup["ids"], client_code, directory, run_id),
+            serving(peer)))
+    return run_compared(contestants, args)
 
 
 def prepare_peers(args, bots):
@@ -510,7 +522,8 @@ def comparison_text(comparison, args, context):
         f"- servers: gunicorn, {context['workers']} workers for every system: the API with docker/gunicorn.conf.py "
         f"({context['threads']} gthread threads), DRF and flask-smorest {context['threads']} gthread threads each, "
         f"FastAPI its uvicorn worker (async); the peers from {args.peers_dir} in {args.peers_venv}, rate limit "
-        f"{peers.RATE_LIMIT:,}/min, counters in {args.peer_redis_url}.",
+        f"{peers.RATE_LIMIT:,}/min, counters in {args.peer_redis_url}. The API runs all along; each peer is "
+        f"started for its runs and stopped after them ({context['connections']}).",
         f"- data: {context['peer_data']}: the same counts as the API's. Lists and get by id read bot "
         f"{bots['small'].bot_id} (small) and bot {bots['big'].bot_id} (big); creates and status updates write to "
         f"bot {bots['write'].bot_id} (another small bot), so that every round reads the same rows. Writes undone "
@@ -685,6 +698,10 @@ def compare_with_peers(app, bots, keys, peer_setup, directory, args, sampler):
     sampler.sample("comparison start")
     with psycopg.connect(peer_setup["url"], autocommit=True) as conn:
         since = bigdata.database_now(conn)
+        in_use, most = peers.connections(conn)
+    peer_setup["connections"] = f"{in_use} of PostgreSQL's {most} connections in use as it began"
+    if most - in_use < 2 * args.connections:  # a peer under load may open one per wrk connection, and idle pools
+        print(f"warning: {peer_setup['connections']}: a peer under load may run out", file=sys.stderr)
     comparison = measure_compared(app, bots | {"write": peer_setup["write_facts"]}, keys, peer_setup, directory, args)
     sampler.sample("comparison end")
     return comparison, since
@@ -790,6 +807,7 @@ def main():
                "big": bots["big"], "small": bots["small"], "generation": generation, "workers": workers,
                "threads": gunicorn_threads(), "bots": bots | ({"write": write_facts} if write_facts else {}),
                "peer_data": peer_setup["text"] if peer_setup else "",
+               "connections": peer_setup.get("connections", "") if peer_setup else "",
                "cleanup": undo_writes(env, database_url, measured["writes_since"],
                                       bots | ({"write": write_facts} if write_facts else {})),
                "peer_cleanup": undo_peer_writes(peer_setup, measured["peer_writes_since"]) if peer_setup else ""}
