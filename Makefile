@@ -98,7 +98,7 @@ soak: install e2e-deps
 # forces it), the app with the production config and ../shared/bench/floor_app.py side by side under gunicorn,
 # wrk -t2 -c32 per scenario; then the peers of ../shared/bench/peers (FastAPI, DRF, flask-smorest) beside the API
 # in alternating rounds, on their own database BENCH_DATABASE_peers of the same shape. The tables go to
-# bench/results/latest.md. Needs wrk (apt-get install wrk). About 45 minutes once the data exists (plus 2-3 minutes
+# bench/results/latest.md. Needs wrk (apt-get install wrk). About 40 minutes once the data exists (plus 3 minutes
 # to generate it); BENCH_ARGS="--soak-minutes 5" adds the memory soak, "--scale 0.01" a quick check of the harness.
 BENCH_DURATION ?= 15
 BENCH_DATABASE ?= tracker_api_bench_big
