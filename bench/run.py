@@ -13,10 +13,11 @@ in one run.
    The floor is measured before and after the app's scenarios; ratios use the better of the two sittings.
 4. Then bench/stack_floor_app.py (the floor's work with each part of the fixed stack added in turn, and two
    write floors) under the same config: what the stack costs before the API's own code.
-5. The peers of ../shared/bench/peers (bench/peers.py: FastAPI, DRF, flask-smorest the docs' way) under gunicorn
-   sized as the API, on their own database of the same shape (floor_data.sql at the same scale), and the API beside
-   them: --rounds rounds, each running every compared scenario (bench/rounds.py) on every system once, in a rotating
-   order, under the same wrk load and then on one connection; medians over the rounds.
+5. Between the app's reads and its writes, the peers of ../shared/bench/peers (bench/peers.py: FastAPI, DRF,
+   flask-smorest the docs' way) under gunicorn sized as the API, on their own database of the same shape
+   (floor_data.sql at the same scale), and the API beside them: --rounds rounds, each running every compared
+   scenario (bench/rounds.py) on every system once, in a rotating order, under the same wrk load and then on one
+   connection; medians over the rounds.
 6. The tables printed and written to bench/results/latest.md: the comparison with issue 21's targets, then the
    API-only rows against the floor (issue 7's ratio targets retired: shown for information, no verdict).
 
@@ -364,9 +365,8 @@ COMPARED_CREATE_FIELDS = '"weight_kg": 2.5, "total_cost_usd": 8.75'
 @dataclass
 class Contestant:
     """A system of the comparison: its scenarios by rounds.COMPARED key, and `serve()`, a context manager that
-    gives the URL it serves at. A peer is started for each run and stopped after it: three idle peers hold about
-    50 PostgreSQL connections, and with one of them under load (FastAPI's pools reach 4 × 15) that went past
-    PostgreSQL's default max_connections of 100."""
+    gives the URL it serves at. A peer is started for each run and stopped after it, so that the idle peers' pools
+    and the one under load do not take PostgreSQL past its max_connections together (bench/README.md)."""
 
     name: str
     scenarios: dict
