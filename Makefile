@@ -71,7 +71,7 @@ browser-deps:
 test: browser-deps
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) $(PEERS_VENV) instance .pytest_cache
 
 # The Schemathesis run of `make test` (tests/test_fuzz_openapi.py), longer: FUZZ_EXAMPLES generated cases per
 # operation instead of 25, on SQLite and PostgreSQL. FUZZ_SEED picks another reproducible run.
@@ -93,17 +93,29 @@ soak: install e2e-deps
 	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE) --database $(SOAK_DATABASE) \
 		--redis-url $(SOAK_REDIS_URL)
 
-# The benchmark of issue 7 (bench/run.py): a million tracking numbers for a big bot and 99 small bots in the
-# PostgreSQL database BENCH_DATABASE (generated once, reused while its counts match; BENCH_ARGS=--regenerate
+# The benchmark of issues 7 and 21 (bench/run.py): a million tracking numbers for a big bot and 99 small bots in
+# the PostgreSQL database BENCH_DATABASE (generated once, reused while its counts match; BENCH_ARGS=--regenerate
 # forces it), the app with the production config and ../shared/bench/floor_app.py side by side under gunicorn,
-# wrk -t2 -c32 per scenario; the table goes to bench/results/latest.md. Needs wrk (apt-get install wrk).
-# About 10 minutes once the data exists (plus 2-3 minutes to generate it); BENCH_ARGS="--soak-minutes 5" adds
-# the memory soak, "--scale 0.01" a quick check of the harness.
+# wrk -t2 -c32 per scenario; then the peers of ../shared/bench/peers (FastAPI, DRF, flask-smorest) beside the API
+# in alternating rounds, on their own database BENCH_DATABASE_peers of the same shape. The tables go to
+# bench/results/latest.md. Needs wrk (apt-get install wrk). About 40 minutes once the data exists (plus 3 minutes
+# to generate it); BENCH_ARGS="--soak-minutes 5" adds the memory soak, "--scale 0.01" a quick check of the harness.
 BENCH_DURATION ?= 15
 BENCH_DATABASE ?= tracker_api_bench_big
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/3
 .PHONY: bench
-bench: install
+bench: install peers-venv
 	@command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python bench/run.py --duration $(BENCH_DURATION) --database $(BENCH_DATABASE) \
-		--redis-url $(BENCH_REDIS_URL) $(BENCH_ARGS)
+		--redis-url $(BENCH_REDIS_URL) --peers-dir $(PEERS) --peers-venv $(PEERS_VENV) $(BENCH_ARGS)
+
+# The peers' own virtualenv, from their pinned requirements: for `make bench` only, never part of `make test`.
+PEERS ?= $(abspath $(CURDIR)/../shared/bench/peers)
+PEERS_VENV ?= .venv-peers
+$(PEERS_VENV)/bin/.installed: $(PEERS)/requirements.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PEERS)/requirements.txt
+	touch $@
+
+.PHONY: peers-venv
+peers-venv: $(PEERS_VENV)/bin/.installed
