@@ -17,6 +17,7 @@ from .key_cache import register_key_cache
 from .metrics import register_metrics
 from .proxy import register_proxy_fix
 from .ratelimit import register_rate_limits
+from .replicas import register_replicas
 from .request_id import register_request_id
 from .resources import register_blueprints
 from .resources.widget import script as widget_script
@@ -41,14 +42,16 @@ def create_app(config=None, **overrides):
 
     # Request hooks run in this order: request id; audit (timer, blocked addresses); rate limit (spends
     # the key's or the address's budget, so refused keys count too); authentication and bot scoping;
-    # idempotency (a POST's Idempotency-Key is claimed per API key, so after authentication). Security
-    # headers go on every answer; metrics read the audit's timer and verdict when the response is ready.
+    # the read replica of a GET (after authentication: the key decides read-your-writes); idempotency (a
+    # POST's Idempotency-Key is claimed per API key, so after authentication). Security headers go on every
+    # answer; metrics read the audit's timer and verdict when the response is ready.
     register_request_id(app)
     register_security_headers(app)
     register_audit(app)
     register_metrics(app)
     register_rate_limits(app, api)
     register_auth(app, api)
+    register_replicas(app)  # reads of authenticated GETs to a replica, when DATABASE_REPLICA_URLS names any
     register_idempotency(app)
 
     register_blueprints(api)

@@ -4,6 +4,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
 from .errors import Api
+from .session_routing import RoutingSession
 
 # Named constraints so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -15,8 +16,10 @@ NAMING_CONVENTION = {
 }
 
 # expire_on_commit off: a write's answer is dumped from the object it just committed, as it was written, instead
-# of a SELECT per record to read back what the request itself sent (each request has its own session).
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False})
+# of a SELECT per record to read back what the request itself sent (each request has its own session). The session
+# class sends a request's reads to a replica when replicas.py picked one (DATABASE_REPLICA_URLS).
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION),
+                session_options={"expire_on_commit": False, "class_": RoutingSession})
 migrate = Migrate()
 api = Api()
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
