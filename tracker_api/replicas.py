@@ -25,6 +25,8 @@ from flask import current_app, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
+from config import normalize_database_url
+
 from .auth import current_key_id
 from .extensions import db
 from .shared_store import shared_store
@@ -57,7 +59,7 @@ def replica_binds(config, engine_options):
     options["connect_args"] = {"connect_timeout": 2, **options.get("connect_args", {})}  # an unreachable host
     if not config.get("DATABASE_PGBOUNCER"):
         options["isolation_level"] = "AUTOCOMMIT"
-    return {f"{BIND_PREFIX}{number}": {**options, "url": url}
+    return {f"{BIND_PREFIX}{number}": {**options, "url": normalize_database_url(url)}
             for number, url in enumerate(config["DATABASE_REPLICA_URLS"])}
 
 
