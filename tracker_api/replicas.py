@@ -79,6 +79,10 @@ class ReplicaSet:
         self._checker_lock = threading.Lock()
         self._stopped = threading.Event()
 
+    @property
+    def in_service(self):
+        return self._in_service
+
     def pick(self):
         """A replica in service, in turn; None when there is none."""
         self._start_checker()
