@@ -317,6 +317,13 @@ class StreamingReplica:
         self.data, self.log = self.directory / "data", self.directory / "postgres.log"
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
+        try:
+            self._make(primary_host, primary_port)
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _make(self, primary_host, primary_port):
         with psycopg.connect(self.primary_conninfo, autocommit=True) as primary:
             minimums = {name: primary.execute(f"SHOW {name}").fetchone()[0] for name in STANDBY_MINIMUMS}
         self._run("pg_basebackup", "-h", primary_host, "-p", primary_port, "-U", "postgres", "-D", self.data,

@@ -338,6 +338,24 @@ def test_behind_pgbouncer_the_statement_timeout_still_cancels(pgbouncer, primary
         dispose_app(app)
 
 
+def test_behind_pgbouncer_reads_still_come_from_the_replica(pgbouncer, primary_url, replica_url, lagging):
+    """PgBouncer mode on the replica's engine too: its reads run in transactions that set their own settings."""
+    bounced_url = normalize_database_url(f"{pgbouncer.url}/{database_name(primary_url)}")
+    app = create_app(TestConfig(), SQLALCHEMY_DATABASE_URI=bounced_url, DATABASE_PGBOUNCER=True,
+                     DATABASE_REPLICA_URLS=(replica_url,), DATABASE_REPLICA_MAX_LAG_SECONDS=600,
+                     DATABASE_REPLICA_CHECK_SECONDS=CHECK_SECONDS)
+    try:
+        wipe(app)
+        http = app.test_client()
+        writer, reader = two_keys(app)
+        pause_when_in_service(lagging, app)
+        create(http, writer, "BOUNCED-READ")
+        assert listed(http, reader) == []  # the replica, lagging
+        assert listed(http, writer) == ["BOUNCED-READ"]  # the primary, through PgBouncer
+    finally:
+        dispose_all(app)
+
+
 def test_this_pgbouncer_would_break_prepared_statements(pgbouncer, primary_url):
     """The control: psycopg's server-side prepared statements do break behind this PgBouncer, so the traffic test
     above passes because the app prepares none (prepare_threshold=None), not because nothing could go wrong."""
