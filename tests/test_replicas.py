@@ -7,6 +7,7 @@ pooling mode stands in front of the primary for the app's ordinary traffic. `mak
 pgbouncer and lets the primary accept replication connections from 127.0.0.1; without them these tests skip
 saying why (fail, under CI=true).
 """
+import json
 import os
 import shutil
 import threading
@@ -249,6 +250,23 @@ def test_the_change_feed_reads_the_primary(make_app, replica_url, lagging):
         feed = http.get(f"{TRACKING}?{query}", headers=reader)
         assert feed.status_code == 200, feed.get_data(as_text=True)
         assert [item["tracking_number"] for item in feed.get_json()["tracking_numbers"]] == ["WRITTEN-6"]
+
+
+def test_an_export_reads_every_batch_from_the_replica(make_app, replica_url, lagging, monkeypatch):
+    """An export's later batches are read after the request's own context has ended (export/service.py): they still
+    come from the request's replica."""
+    monkeypatch.setattr("tracker_api.resources.export.service.BATCH_SIZE", 1)
+    app = make_app(DATABASE_REPLICA_URLS=(replica_url,), DATABASE_REPLICA_MAX_LAG_SECONDS=600)
+    http = app.test_client()
+    writer, reader = two_keys(app)
+    for number in range(3):
+        create(http, writer, f"EXPORTED-{number}")
+    pause_when_in_service(lagging, app)
+    create(http, writer, "WRITTEN-7")  # the highest id: the last batch would hold it
+    response = http.get(f"/api/v1/export/{BOT_ID}/tracking?format=ndjson", headers=reader)
+    assert response.status_code == 200
+    exported = [json.loads(line)["tracking_number"] for line in response.get_data(as_text=True).splitlines()]
+    assert exported == ["EXPORTED-0", "EXPORTED-1", "EXPORTED-2"]
 
 
 # --- PgBouncer in transaction pooling mode --------------------------------------------------------------------
