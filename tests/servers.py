@@ -326,8 +326,15 @@ class StreamingReplica:
     def _make(self, primary_host, primary_port):
         with psycopg.connect(self.primary_conninfo, autocommit=True) as primary:
             minimums = {name: primary.execute(f"SHOW {name}").fetchone()[0] for name in STANDBY_MINIMUMS}
-        self._run("pg_basebackup", "-h", primary_host, "-p", primary_port, "-U", "postgres", "-D", self.data,
-                  "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        for attempt in range(3):  # on a shared server, another's test may terminate every backend, ours too
+            try:
+                self._run("pg_basebackup", "-h", primary_host, "-p", primary_port, "-U", "postgres", "-D",
+                          self.data, "-R", "-X", "stream", "-c", "fast", "--no-sync")
+                break
+            except RuntimeError:
+                shutil.rmtree(self.data, ignore_errors=True)
+                if attempt == 2:
+                    raise
         # Debian keeps postgresql.conf and pg_hba.conf in /etc, so the copy may have none: written (or overridden,
         # the last setting wins) here. fsync off: a test replica's speed matters, not its durability.
         with open(self.data / "postgresql.conf", "a") as conf:
