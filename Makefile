@@ -58,8 +58,9 @@ test: install e2e-deps replica-deps
 # replica the tests start in a temporary directory. Where such connections are refused and the primary's
 # pg_hba.conf is writable here, appends one line to it, "host replication all 127.0.0.1/32 trust" (the trust the
 # file already gives every database from 127.0.0.1), and reloads the configuration; nothing else on the primary
-# changes (wal_level and max_wal_senders would need a restart: they are only checked, by the tests). Idempotent;
-# what it cannot do it says, and those tests skip naming it (fail, under CI=true).
+# changes (wal_level = replica and max_wal_senders > 0, PostgreSQL's defaults, would need a restart: left alone,
+# pg_basebackup names them if they are missing). Idempotent; what it cannot do it says, and those tests skip
+# naming it (fail, under CI=true).
 REPLICA_PRIMARY ?= host=127.0.0.1 port=5432 user=postgres dbname=postgres
 .PHONY: replica-deps
 replica-deps:
