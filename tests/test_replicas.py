@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 import time
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -19,8 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from config import TestConfig, normalize_database_url
-from conftest import (REDIS_TEST_URL, SAMPLE_TRACKING, dispose_app, flush_test_redis, fresh_postgres_database, in_app,
-                      make_migrated_app, make_tenant, require_service, wipe, worker_suffix)
+from conftest import (POSTGRES_ADMIN_URL, REDIS_TEST_URL, SAMPLE_TRACKING, dispose_app, flush_test_redis,
+                      fresh_postgres_database, in_app, make_migrated_app, make_tenant, require_service, wipe,
+                      worker_suffix)
 from servers import PgBouncer, StreamingReplica, free_port
 from tracker_api import create_app
 from tracker_api.extensions import db
@@ -28,7 +30,8 @@ from tracker_api.keys import issue_key
 
 BOT_ID = 123
 TRACKING = f"/api/v1/tracking/{BOT_ID}"
-PRIMARY_HOST, PRIMARY_PORT = "127.0.0.1", 5432
+PRIMARY = urlsplit(POSTGRES_ADMIN_URL)  # the tests' PostgreSQL server (TEST_POSTGRES_URL), the replica's primary
+PRIMARY_HOST, PRIMARY_PORT = PRIMARY.hostname, PRIMARY.port or 5432
 # Checks five times a second: a test waits for a verdict a fraction of a second, not the default second.
 CHECK_SECONDS = 0.2
 
