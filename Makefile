@@ -50,8 +50,41 @@ e2e-deps:
 		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
 		|| echo "e2e-deps: could not install$$missing; the end-to-end tests will skip"
 
-test: install e2e-deps
+test: install e2e-deps replica-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What tests/test_replicas.py needs besides PostgreSQL 15's own binaries: Debian's pgbouncer, and a primary
+# (REPLICA_PRIMARY) that accepts replication connections from 127.0.0.1, for pg_basebackup and the streaming
+# replica the tests start in a temporary directory. Where such connections are refused and the primary's
+# pg_hba.conf is writable here, appends one line to it, "host replication all 127.0.0.1/32 trust" (the trust the
+# file already gives every database from 127.0.0.1), and reloads the configuration; nothing else on the primary
+# changes (wal_level = replica and max_wal_senders > 0, PostgreSQL's defaults, would need a restart: left alone,
+# pg_basebackup names them if they are missing). Idempotent; what it cannot do it says, and those tests skip
+# naming it (fail, under CI=true).
+REPLICA_PRIMARY ?= host=127.0.0.1 port=5432 user=postgres dbname=postgres
+.PHONY: replica-deps
+replica-deps:
+	@if ! command -v pgbouncer >/dev/null && ! [ -x /usr/sbin/pgbouncer ]; then \
+		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+			echo "replica-deps: cannot install pgbouncer (needs root and apt-get); the PgBouncer tests will skip"; \
+		else \
+			echo "replica-deps: installing pgbouncer"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null 2>&1 \
+				|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null; } \
+				|| echo "replica-deps: could not install pgbouncer; the PgBouncer tests will skip"; \
+		fi; \
+	fi
+	@if psql "$(REPLICA_PRIMARY) replication=true" -Atc IDENTIFY_SYSTEM >/dev/null 2>&1; then exit 0; fi; \
+	hba=$$(psql "$(REPLICA_PRIMARY)" -Atc "SHOW hba_file" 2>/dev/null) \
+		|| { echo "replica-deps: PostgreSQL not reachable ($(REPLICA_PRIMARY)); the replica tests will skip"; exit 0; }; \
+	if [ ! -w "$$hba" ]; then \
+		echo "replica-deps: $$hba refuses replication from 127.0.0.1 and is not writable here; the replica tests will skip"; \
+		exit 0; fi; \
+	echo "replica-deps: allowing replication connections from 127.0.0.1 in $$hba"; \
+	printf '%s\n' "# tracker_api make replica-deps: pg_basebackup and a test replica from this host" \
+		"host replication all 127.0.0.1/32 trust" >> "$$hba"; \
+	psql "$(REPLICA_PRIMARY)" -Atc "SELECT pg_reload_conf()" >/dev/null
 
 # What tests/test_docs_browser.py drives: Debian's Chromium and the chromedriver built with it, from apt only
 # (no tool ever downloads a browser). Installs them only where missing, as e2e-deps does; without them the

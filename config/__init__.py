@@ -35,6 +35,24 @@ class Config:
     # problem. Below gunicorn's 30 s timeout, so a stuck query or a lock held too long costs one request, not a
     # killed worker and every request its other threads were serving. `flask db upgrade` is bound by it too.
     DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "10000"))
+    # Read replicas (tracker_api/replicas.py, docs/REPLICAS.md): PostgreSQL streaming replicas, comma-separated URLs.
+    # Unset: every statement goes to DATABASE_URL, as before, with nothing added to any request. Set: the API's GET
+    # and HEAD requests read from a replica, everything else (writes, the change feed, key lookups) from the primary.
+    DATABASE_REPLICA_URLS = tuple(normalize_database_url(url.strip()) for url in
+                                  os.environ.get("DATABASE_REPLICA_URLS", "").split(",") if url.strip())
+    # Read-your-writes: an API key that has just sent a write reads from the primary for this long. Longer than the
+    # replicas' usual replay lag; the mark is kept in Redis (REDIS_URL), so it holds in every worker.
+    DATABASE_REPLICA_STICKY_SECONDS = float(os.environ.get("DATABASE_REPLICA_STICKY_SECONDS", "5"))
+    # A replica whose replay lags further behind the primary than this (or that does not answer) is skipped, and the
+    # primary serves its reads until a check finds it within bounds again. Each worker checks every replica this
+    # often, in a background thread: a request never waits for a check.
+    DATABASE_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_SECONDS", "2"))
+    DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS", "1"))
+    # true: DATABASE_URL (and the replicas' URLs) lead to PgBouncer in transaction pooling mode. Then no statement is
+    # prepared on the server (psycopg's prepare_threshold=None), no setting is sent with the connection (PgBouncer
+    # before 1.20 refuses libpq's `options`), and each transaction sets its own statement_timeout and time zone with
+    # SET LOCAL semantics; reads then run in a transaction too (database.py).
+    DATABASE_PGBOUNCER = os.environ.get("DATABASE_PGBOUNCER", "false").lower() in ("1", "true", "yes", "on")
     # None: rate-limit counters, usage and address blocks live in each process's memory (one worker only)
     REDIS_URL = os.environ.get("REDIS_URL")
     # An outage must cost a request milliseconds, not seconds: see access/shared_store.py for the policy.

@@ -308,3 +308,175 @@ class Stack:
 
     def log_lines(self, request_ids):
         return [line for host in self.hosts for line in host.lines_for(request_ids)]
+
+
+# --- a streaming replica of the machine's primary, and PgBouncer in front of it ------------------------------
+import psycopg  # noqa: E402  (appended section: imports kept with the classes that use them)
+
+# A hot standby refuses to start with less of these than its primary has.
+STANDBY_MINIMUMS = ("max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
+                    "max_locks_per_transaction")
+
+
+def as_postgres_user(command):
+    """PostgreSQL and PgBouncer refuse to run as root: as root, run `command` as `postgres`."""
+    return ["runuser", "-u", "postgres", "--", *map(str, command)] if os.geteuid() == 0 else list(map(str, command))
+
+
+class StreamingReplica:
+    """A hot standby of the primary at `primary_host:primary_port`, made as an operator makes one: pg_basebackup
+    (-R: standby.signal and primary_conninfo, WAL streamed during the copy) into a directory of its own, then
+    pg_ctl. No replication slot is left on the primary. Raises RuntimeError saying what failed."""
+
+    def __init__(self, primary_host, primary_port, port=None):
+        self.port = port or free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
+        self.primary_conninfo = f"host={primary_host} port={primary_port} user=postgres dbname=postgres"
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_basebackup"))[-1]).parent
+        self.directory = Path(tempfile.mkdtemp(prefix="tracker_api_replica_"))
+        self.data, self.log = self.directory / "data", self.directory / "postgres.log"
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        try:
+            self._make(primary_host, primary_port)
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _make(self, primary_host, primary_port):
+        with psycopg.connect(self.primary_conninfo, autocommit=True) as primary:
+            minimums = {name: primary.execute(f"SHOW {name}").fetchone()[0] for name in STANDBY_MINIMUMS}
+        for attempt in range(3):  # on a shared server, another's test may terminate every backend, ours too
+            try:
+                self._run("pg_basebackup", "-h", primary_host, "-p", primary_port, "-U", "postgres", "-D",
+                          self.data, "-R", "-X", "stream", "-c", "fast", "--no-sync")
+                break
+            except RuntimeError:
+                shutil.rmtree(self.data, ignore_errors=True)
+                if attempt == 2:
+                    raise
+        # Debian keeps postgresql.conf and pg_hba.conf in /etc, so the copy may have none: written (or overridden,
+        # the last setting wins) here. fsync off: a test replica's speed matters, not its durability.
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+                       "hot_standby = on\nhot_standby_feedback = on\nfsync = off\nshared_buffers = 32MB\n"
+                       + "".join(f"{name} = {value}\n" for name, value in minimums.items()))
+        (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+        (self.data / "pg_ident.conf").touch()
+        if os.geteuid() == 0:
+            for path in (self.data / "postgresql.conf", self.data / "pg_hba.conf", self.data / "pg_ident.conf"):
+                shutil.chown(path, "postgres", "postgres")
+        self.start()
+
+    def _run(self, program, *args, timeout=120):
+        result = subprocess.run(as_postgres_user([self.bin / program, *args]), capture_output=True, text=True,
+                                timeout=timeout)
+        if result.returncode:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}{log}".strip())
+        return result
+
+    def start(self):
+        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.data, "-l", self.log)
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", self.data)
+
+    def is_running(self):
+        return (self.data / "postmaster.pid").exists()
+
+    def destroy(self):
+        if self.is_running():
+            self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def connect(self, database="postgres"):
+        return psycopg.connect(f"{self.url}/{database}", autocommit=True)
+
+    def pause_replay(self):
+        """WAL still arrives but is not applied: the replica falls behind by whatever the primary commits now."""
+        with self.connect() as replica:
+            replica.execute("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self):
+        with self.connect() as replica:
+            replica.execute("SELECT pg_wal_replay_resume()")
+
+    def catch_up(self, timeout=30):
+        """Wait until the replica has applied everything the primary had written when called."""
+        with psycopg.connect(self.primary_conninfo, autocommit=True) as primary:
+            target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        with self.connect() as replica:
+            while not replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the replica did not replay up to {target} within {timeout} s")
+                time.sleep(0.05)
+
+
+PGBOUNCER_INI = """\
+[databases]
+* = host={host} port={server_port}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {directory}/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 200
+logfile = {directory}/pgbouncer.log
+pidfile = {directory}/pgbouncer.pid
+"""
+
+
+class PgBouncer:
+    """Debian's pgbouncer in transaction pooling mode in front of `host:server_port`, with `pool_size` server
+    connections per database: fewer than the app's connections, so that consecutive transactions of one client
+    connection run on different server connections (what breaks prepared statements and session settings)."""
+
+    def __init__(self, host, server_port, pool_size=2, port=None):
+        self.port = port or free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
+        self.directory = Path(tempfile.mkdtemp(prefix="tracker_api_pgbouncer_"))
+        (self.directory / "userlist.txt").write_text('"postgres" ""\n')
+        config = self.directory / "pgbouncer.ini"
+        config.write_text(PGBOUNCER_INI.format(host=host, server_port=server_port, port=self.port,
+                                               directory=self.directory, pool_size=pool_size))
+        if os.geteuid() == 0:
+            for path in (self.directory, self.directory / "userlist.txt", config):
+                shutil.chown(path, "postgres", "postgres")
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        user = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+        self.process = subprocess.Popen([binary, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        **user)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                psycopg.connect(f"{self.url}/postgres", connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"pgbouncer did not start: {self.log()[-2000:]}")
+                time.sleep(0.1)
+
+    def log(self):
+        path = self.directory / "pgbouncer.log"
+        return path.read_text() if path.exists() else ""
+
+    def admin(self, command):
+        """Rows of a PgBouncer admin console command (SHOW POOLS, SHOW SERVERS, ...) as dicts."""
+        with psycopg.connect(f"{self.url}/pgbouncer", autocommit=True, prepare_threshold=None) as console:
+            cursor = console.execute(command)
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)

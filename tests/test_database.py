@@ -1,4 +1,4 @@
-"""Database plumbing (tracker_api/database.py) on PostgreSQL: reads run without a transaction, writes inside one, and a
+"""Database plumbing (tracker_api/database/__init__.py) on PostgreSQL: reads run without a transaction, writes inside one, and a
 pooled connection the server has closed is never handed to a request."""
 import pytest
 from sqlalchemy import text

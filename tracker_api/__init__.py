@@ -9,6 +9,7 @@ from .access import register_access
 from .commands import register_commands
 from .database import register_database, register_rollback_on_error
 from .extensions import api, db, migrate
+from .access.replica_reads import register_replica_reads
 from .ops import health, register_observability
 from .resources import register_blueprints
 from .resources.widget import script as widget_script
@@ -37,9 +38,10 @@ def create_app(config=None, **overrides):
     register_request_id(app)
     register_security_headers(app)
     register_access(app, api)  # block, key, budget, authentication; after: usage and security events
+    register_replica_reads(app)  # an authenticated GET may read a replica (DATABASE_REPLICA_URLS); the key decides
     register_observability(app)  # the request log and the metrics read the Caller once the answer is ready
     register_idempotency(app)  # a POST's Idempotency-Key is claimed per API key, so after authentication
-    register_rollback_on_error(app)  # last, so its after-request hook runs first (database.py)
+    register_rollback_on_error(app)  # last, so its after-request hook runs first (database/__init__.py)
 
     register_blueprints(api)
     app.register_blueprint(docs.blp)

@@ -122,6 +122,13 @@ class MemoryStore:
             self._written(now)
             return True
 
+    def put(self, key, ttl):
+        """Set a flag for `ttl` seconds, replacing any earlier one and its expiry."""
+        now = time.monotonic()
+        with self._lock:
+            self._entries[key] = [1, now + ttl]
+            self._written(now)
+
     def ttl(self, key):
         """Seconds until the key expires (at least 1), or None if it is not there."""
         now = time.monotonic()
@@ -226,6 +233,10 @@ class RedisStore:
     def add(self, key, ttl):
         return self._run(lambda: bool(self.client.set(NAMESPACE + key, 1, ex=ttl, nx=True)),
                          lambda: self.fallback.add(key, ttl))
+
+    def put(self, key, ttl):
+        self._run(lambda: self.client.set(NAMESPACE + key, 1, px=max(1, round(ttl * 1000))),
+                  lambda: self.fallback.put(key, ttl))
 
     def ttl(self, key):
         def in_redis():

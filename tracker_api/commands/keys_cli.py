@@ -9,7 +9,7 @@ from ..access.rate_limits import key_budget_per_minute
 from ..access.shared_store import shared_store
 from ..access.usage import key_usage, last_used
 from ..extensions import db
-from ..access.keys import MAX_ORIGINS, issue_key, pepper_counts, revoke_key, set_rate_limit
+from ..access.keys import pepper_counts
 from ..models import ApiKey, Bot
 from .output import emit, json_option
 

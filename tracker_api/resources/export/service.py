@@ -57,9 +57,12 @@ def negotiate_format(requested):
 
 
 def keyset_batches(statement, model):
-    """Lists of up to BATCH_SIZE rows in id order, each read in its own short transaction (see the module)."""
+    """Lists of up to BATCH_SIZE rows in id order, each read in its own short transaction (see the module). Every
+    batch is read where the first is, in the request's session: from its read replica if it has one (access/replica_reads.py)."""
     last_id = 0
+    read_bind = db.session().read_bind
     while True:
+        db.session().read_bind = read_bind
         batch = db.session.scalars(statement.where(model.id > last_id).order_by(model.id).limit(BATCH_SIZE)).all()
         db.session.close()  # ends the transaction, returns the connection, detaches the rows (loaded as they are)
         if batch:

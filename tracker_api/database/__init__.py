@@ -4,14 +4,15 @@ cannot answer turned into a 503."""
 import logging
 import select
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .extensions import db
-from .web.errors import problem
+from ..extensions import db
+from ..web.errors import problem
+from .replicas import replica_binds
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,25 @@ LOST = "The database is unavailable; retry shortly."
 
 
 def register_database(app):
-    """Connection settings for the configured dialect, and the 503 for a database that cannot answer."""
+    """Connection settings for the configured dialect, the read replicas' binds (replicas.py), and the 503 for a
+    database that cannot answer."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
     if url.get_backend_name() == "postgresql":
         connect_args = options["connect_args"] = dict(options.get("connect_args", {}))
-        connect_args.setdefault("options", postgresql_session_options(app.config))
+        if app.config.get("DATABASE_PGBOUNCER"):
+            connect_args.setdefault("prepare_threshold", None)  # a prepared statement lives on one server connection
+        else:
+            connect_args.setdefault("options", postgresql_session_options(app.config))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if app.config.get("DATABASE_REPLICA_URLS"):
+        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}),
+                                          **replica_binds(app.config, options)}
     db.init_app(app)
+    if app.config.get("DATABASE_PGBOUNCER") and url.get_backend_name() == "postgresql":
+        with app.app_context():
+            for engine in db.engines.values():
+                settings_per_transaction(engine, app.config)
     # Teardowns run last-registered first: this one before Flask-SQLAlchemy's own session removal.
     app.teardown_appcontext(end_session)
     app.register_error_handler(OperationalError, handle_database_unavailable)
@@ -48,6 +60,29 @@ def postgresql_session_options(config):
     if config.get("DATABASE_STATEMENT_TIMEOUT_MS"):
         settings.append(f"-c statement_timeout={int(config['DATABASE_STATEMENT_TIMEOUT_MS'])}")
     return " ".join(settings)
+
+
+def settings_per_transaction(engine, config):
+    """Behind PgBouncer in transaction pooling mode: each transaction sets the session options itself, with SET
+    LOCAL's scope (set_config(..., true)), before its first statement. A connection's `options` or a plain SET would
+    stay on whichever server connection PgBouncer lent, and leave the next one without them. Without prepared
+    statements every execution is planned for its own values, so plan_cache_mode is not needed."""
+    settings = "set_config('TimeZone', 'UTC', true)"
+    if config.get("DATABASE_STATEMENT_TIMEOUT_MS"):
+        settings += f", set_config('statement_timeout', '{int(config['DATABASE_STATEMENT_TIMEOUT_MS'])}', true)"
+    statement = f"SELECT {settings}"
+
+    @event.listens_for(engine, "begin")
+    def _transaction_begins(connection):
+        connection.info[SETTINGS_PENDING] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _apply_settings(connection, cursor, sql, parameters, context, executemany):
+        if connection.info.pop(SETTINGS_PENDING, False):
+            cursor.connection.execute(statement)  # psycopg opens the transaction first
+
+
+SETTINGS_PENDING = "transaction_settings_pending"
 
 
 def handle_database_unavailable(error):
@@ -143,8 +178,9 @@ READ_ONLY_METHODS = ("GET", "HEAD", "OPTIONS")
 def _read_without_a_transaction(execute_state):
     """A request that only reads runs its statements in autocommit: no BEGIN and ROLLBACK round trips around them.
     Nothing is lost: under READ COMMITTED every statement already saw its own snapshot, transaction or not. Runs
-    before the session's first statement takes its connection; PostgreSQL only (SQLite's reads are in-process)."""
+    before the session's first statement takes its connection; PostgreSQL only (SQLite's reads are in-process). Not
+    behind PgBouncer: there a read needs its transaction for the settings (settings_per_transaction)."""
     session = execute_state.session
     if (not session.in_transaction() and has_request_context() and request.method in READ_ONLY_METHODS
-            and session.get_bind().dialect.name == "postgresql"):
+            and session.get_bind().dialect.name == "postgresql" and not current_app.config.get("DATABASE_PGBOUNCER")):
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
