@@ -13,6 +13,7 @@ import marshmallow as ma
 import pytest
 import requests
 from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from config import TestConfig
 from servers import REPO, clean_env
@@ -123,16 +124,11 @@ class Thing(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 5})
 
 
-def small_api(**config):
+def small_api():
+    """An Api of its own (as the admin API's), documenting PUT /api/admin/things/{thing_id}."""
     app = flask.Flask(__name__)
-    app.config.update(API_TITLE="Admin", API_VERSION="v1", OPENAPI_VERSION="3.0.3", **config)
+    app.config.update(API_TITLE="Admin", API_VERSION="v1", OPENAPI_VERSION="3.0.3")
     api = Api(app)
-    blp = flask_smorest_blueprint()
-    return app, api, blp
-
-
-def flask_smorest_blueprint():
-    from flask_smorest import Blueprint
     blp = Blueprint("things", __name__, url_prefix="/api/admin/things")
 
     @blp.route("/<int:thing_id>")
@@ -141,11 +137,12 @@ def flask_smorest_blueprint():
         @blp.response(200, Thing)
         def put(self, fields, thing_id):
             return {"id": thing_id, **fields}
-    return blp
+
+    return api, blp
 
 
 def test_another_api_gets_samples_with_its_own_path_examples():
-    app, api, blp = small_api()
+    api, blp = small_api()
     register_code_samples(api, {"thing_id": 5})
     api.register_blueprint(blp)
     operation = api.spec.to_dict()["paths"]["/api/admin/things/{thing_id}"]["put"]
@@ -154,7 +151,7 @@ def test_another_api_gets_samples_with_its_own_path_examples():
 
 
 def test_samples_must_be_registered_before_the_operations_are_documented():
-    app, api, blp = small_api()
+    api, blp = small_api()
     api.register_blueprint(blp)
     with pytest.raises(RuntimeError, match="before the blueprints"):
         register_code_samples(api, {"thing_id": 5})
@@ -169,7 +166,6 @@ class Records:
         self.api = requests.Session()
         self.api.headers["X-API-Key"] = key
         self.url = server.api_url + f"/{{}}/{DEMO_BOT_ID}"
-        self.created_webhooks = []
 
     def call(self, method, resource, suffix="", **kwargs):
         response = self.api.request(method, self.url.format(resource) + suffix, timeout=10, **kwargs)
@@ -188,12 +184,11 @@ class Records:
             "POST", "tracking", json={"tracking_number": number, "client_code": "CLIENT123"})["id"]
 
     def client_id(self, code="CLIENT123"):
-        return self.find("clients", "client_code", code) or self.call("POST", "clients", json={"client_code": code})["id"]
+        found = self.find("clients", "client_code", code)
+        return found or self.call("POST", "clients", json={"client_code": code})["id"]
 
     def webhook_id(self):
-        webhook = self.call("POST", "webhooks", json={"url": "https://crm.example.com/hooks/sample"})
-        self.created_webhooks.append(webhook["id"])
-        return webhook["id"]
+        return self.call("POST", "webhooks", json={"url": "https://crm.example.com/hooks/sample"})["id"]
 
     def delivery_id(self, webhook_id):
         return self.call("POST", "webhooks", f"/{webhook_id}/test")["id"]
@@ -227,12 +222,15 @@ def real_values(records, path, method):
     return values
 
 
+CREATES = {"/api/v1/tracking/{bot_id}": ("tracking", "tracking_number", "ABC123456"),
+           "/api/v1/clients/{bot_id}": ("clients", "client_code", "CLIENT123")}
+
+
 def make_room_for_a_create(records, path, method):
     """A create of the example record (ABC123456, CLIENT123) needs it gone first; the sample makes it again."""
-    if method == "post" and path == "/api/v1/tracking/{bot_id}":
-        records.remove("tracking", records.find("tracking", "tracking_number", "ABC123456"))
-    if method == "post" and path == "/api/v1/clients/{bot_id}":
-        records.remove("clients", records.find("clients", "client_code", "CLIENT123"))
+    if method == "post" and path in CREATES:
+        resource, field, value = CREATES[path]
+        records.remove(resource, records.find(resource, field, value))
 
 
 def success_properties(document, operation):
@@ -260,7 +258,8 @@ def all_operations():
 @pytest.mark.slow
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("operation_name", all_operations())
-def test_every_sample_runs_against_the_make_run_server(server, served_document, language, operation_name, tmp_path):  # noqa: F811
+def test_every_sample_runs_against_the_make_run_server(server, served_document, language, operation_name,  # noqa: F811
+                                                      tmp_path):
     program, hint = RUNNER[language]
     require_program(program, hint)
     method, path = operation_name.split(" ", 1)
@@ -275,6 +274,7 @@ def test_every_sample_runs_against_the_make_run_server(server, served_document, 
         real_path = TEMPLATE_ARGUMENT.sub(lambda match: str(values[match.group(1)]), path)
         # What a reader does: their server, their key, their records' ids
         source = source.replace(BASE_URL + example_path, server.gunicorn.url + real_path).replace(API_KEY, key)
+        assert server.gunicorn.url + real_path in source and key in source
         file = tmp_path / f"sample{SUFFIX[language]}"
         file.write_text(source)
         result = subprocess.run([program, str(file)], cwd=REPO, env=clean_env(), capture_output=True, text=True,
@@ -287,6 +287,8 @@ def test_every_sample_runs_against_the_make_run_server(server, served_document, 
             assert result.stdout.strip(), source
         else:  # no body: the status printed
             assert result.stdout.strip().endswith(status), result.stdout
+        if method == "post" and path in CREATES:
+            assert records.find(*CREATES[path]) is not None
         if method == "delete":
             assert requests.get(server.gunicorn.url + real_path, headers={"X-API-Key": key},
                                 timeout=10).status_code == 404

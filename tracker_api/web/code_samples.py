@@ -129,8 +129,9 @@ def shell_quote(text):
 
 
 def curl_sample(request):
-    lines = ["curl --silent --show-error --fail-with-body" + ("" if request.method == "GET" else f" -X {request.method}")
-             + f" {shell_quote(request.url)}", f"-H {shell_quote('X-API-Key: ' + API_KEY)}"]
+    method = "" if request.method == "GET" else f" -X {request.method}"
+    lines = [f"curl --silent --show-error --fail-with-body{method} {shell_quote(request.url)}",
+             f"-H {shell_quote('X-API-Key: ' + API_KEY)}"]
     if request.has_body:
         lines += [f"-H {shell_quote('Content-Type: ' + JSON)}", f"--data-binary {shell_quote(json_text(request.body))}"]
     if request.answer == "none":
