@@ -141,13 +141,16 @@ def small_api():
     return api, blp
 
 
-def test_another_api_gets_samples_with_its_own_path_examples():
+def test_another_api_gets_samples_with_its_own_path_examples_and_key_header():
     api, blp = small_api()
-    register_code_samples(api, {"thing_id": 5})
+    register_code_samples(api, {"thing_id": 5}, key_header="X-Admin-Token")
     api.register_blueprint(blp)
-    operation = api.spec.to_dict()["paths"]["/api/admin/things/{thing_id}"]["put"]
-    python = next(sample["source"] for sample in operation["x-codeSamples"] if sample["lang"] == "Python")
-    assert f"'{BASE_URL}/api/admin/things/5'" in python and "'name': 'Widget'" in python and "'id'" not in python
+    samples = {sample["lang"]: sample["source"]
+               for sample in api.spec.to_dict()["paths"]["/api/admin/things/{thing_id}"]["put"]["x-codeSamples"]}
+    assert set(samples) == set(LANGUAGES)
+    assert f"'{BASE_URL}/api/admin/things/5'" in samples["Python"] and "'name': 'Widget'" in samples["Python"]
+    assert "'id'" not in samples["Python"]  # read-only: not sent
+    assert all("X-Admin-Token" in source and "X-API-Key" not in source for source in samples.values())
 
 
 def test_samples_must_be_registered_before_the_operations_are_documented():

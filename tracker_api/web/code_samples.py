@@ -1,9 +1,11 @@
 """Code samples in an OpenAPI document: every operation gets curl, JavaScript, Python and PHP samples as
 `x-codeSamples` (ReDoc's language tabs), one template per language filled from the operation: its method, its path
-with example values, the query parameters that have an example, and its example body. Works for any flask-smorest
-Api: register_code_samples(api, path_examples) before its blueprints are registered."""
+with example values, the query and header parameters that are required or have an example (optional headers such as
+Idempotency-Key or If-Match are left out), and its example body. Works for any flask-smorest Api:
+register_code_samples(api, path_examples) before its blueprints are registered."""
 import json
 import re
+import shlex
 import textwrap
 from dataclasses import dataclass
 from typing import Callable
@@ -14,6 +16,7 @@ from apispec import BasePlugin
 # The placeholders of examples/ (and of the product document), so that a sample reads like the examples.
 BASE_URL = "https://your-api-domain.com"
 API_KEY = "tb_your_api_key_here"
+KEY_HEADER = "X-API-Key"
 LANGUAGES = (("curl", "curl"), ("JavaScript", "JavaScript (fetch)"), ("Python", "Python (requests)"),
              ("PHP", "PHP (cURL)"))
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -32,9 +35,14 @@ class SampleRequest:
 
     method: str  # upper case
     url: str
+    headers: dict  # the key's and any other required header, not Content-Type
     body: object = None  # the JSON body, when has_body
     has_body: bool = False
     answer: str = "json"  # "json" (parsed and printed), "text" (printed as it is) or "none" (the status printed)
+
+    @property
+    def sent_headers(self):
+        return {**self.headers, **({"Content-Type": JSON} if self.has_body else {})}
 
 
 # --- the request, from the operation ----------------------------------------------------------------------------
@@ -80,10 +88,17 @@ def answer_kind(operation, resolve):
     return "none"
 
 
-def sample_request(path, method, operation, resolve, path_examples):
+def wanted(parameter):
+    """Whether a sample sends a query or header parameter: when it is required or has an example to show."""
+    if parameter["in"] == "query":
+        return parameter.get("required") or "example" in parameter or "example" in parameter.get("schema", {})
+    return parameter["in"] == "header" and parameter.get("required")
+
+
+def sample_request(path, method, operation, resolve, path_examples, key_header=KEY_HEADER):
     """The request an operation's samples send: path parameters from the operation's examples or `path_examples`,
-    query and header parameters that are required or have an example, the example body."""
-    parameters = [resolve(parameter) for parameter in operation.get("parameters", ())]
+    the key in `key_header`, query and header parameters that are wanted(), the example body."""
+    parameters = [p for p in map(resolve, operation.get("parameters", ())) if isinstance(p, dict)]
     in_path = {p["name"]: p for p in parameters if p["in"] == "path"}
 
     def path_value(match):
@@ -98,14 +113,12 @@ def sample_request(path, method, operation, resolve, path_examples):
         return str(path_examples[name])
 
     url = BASE_URL + TEMPLATE_ARGUMENT.sub(path_value, path)
-    query = {}
-    for parameter in parameters:
-        if parameter["in"] == "query" and (parameter.get("required") or "example" in parameter
-                                            or "example" in parameter.get("schema", {})):
-            query[parameter["name"]] = parameter_example(parameter)
+    query, headers = {}, {key_header: API_KEY}
+    for parameter in filter(wanted, parameters):
+        (query if parameter["in"] == "query" else headers)[parameter["name"]] = str(parameter_example(parameter))
     if query:
         url += "?" + urlencode(query)
-    request = {"method": method.upper(), "url": url, "answer": answer_kind(operation, resolve)}
+    request = {"method": method.upper(), "url": url, "headers": headers, "answer": answer_kind(operation, resolve)}
     media = resolve(operation.get("requestBody", {})).get("content", {}).get(JSON)
     if media is not None:
         body = media["example"] if "example" in media else example_of(media["schema"], resolve)
@@ -124,24 +137,19 @@ def json_text(value):
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def shell_quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def curl_sample(request):
     method = "" if request.method == "GET" else f" -X {request.method}"
-    lines = [f"curl --silent --show-error --fail-with-body{method} {shell_quote(request.url)}",
-             f"-H {shell_quote('X-API-Key: ' + API_KEY)}"]
+    lines = [f"curl --silent --show-error --fail-with-body{method} {shlex.quote(request.url)}",
+             *(f"-H {shlex.quote(f'{name}: {value}')}" for name, value in request.sent_headers.items())]
     if request.has_body:
-        lines += [f"-H {shell_quote('Content-Type: ' + JSON)}", f"--data-binary {shell_quote(json_text(request.body))}"]
+        lines.append(f"--data-binary {shlex.quote(json_text(request.body))}")
     if request.answer == "none":
         lines.append("--write-out '%{http_code}\\n'")
     return " \\\n  ".join(lines)
 
 
 def javascript_sample(request):
-    headers = {"X-API-Key": API_KEY, **({"Content-Type": JSON} if request.has_body else {})}
-    options = [f"method: {json.dumps(request.method)}", f"headers: {json.dumps(headers)}"]
+    options = [f"method: {json.dumps(request.method)}", f"headers: {json.dumps(request.sent_headers)}"]
     if request.has_body:
         options.append(f"body: JSON.stringify({indent_after_first_line(json_text(request.body), '  ')})")
     show = {"json": "await response.json()", "text": "await response.text()", "none": "response.status"}
@@ -158,7 +166,7 @@ def javascript_sample(request):
 
 
 def python_sample(request):
-    arguments = [repr(request.url), f"headers={{'X-API-Key': {API_KEY!r}}}"]
+    arguments = [repr(request.url), f"headers={request.headers!r}"]  # requests adds Content-Type for json=
     if request.has_body:
         arguments.append("json=" + literal(request.body, PYTHON, "    "))
     show = {"json": "response.json()", "text": "response.text", "none": "response.status_code"}
@@ -215,9 +223,8 @@ def literal(value, syntax, indent=""):
 
 
 def php_sample(request):
-    headers = [f"X-API-Key: {API_KEY}", *([f"Content-Type: {JSON}"] if request.has_body else [])]
-    options = [f"CURLOPT_CUSTOMREQUEST => '{request.method}'",
-               "CURLOPT_HTTPHEADER => [" + ", ".join(php_string(header) for header in headers) + "]"]
+    headers = ", ".join(php_string(f"{name}: {value}") for name, value in request.sent_headers.items())
+    options = [f"CURLOPT_CUSTOMREQUEST => '{request.method}'", f"CURLOPT_HTTPHEADER => [{headers}]"]
     if request.has_body:
         options.append(f"CURLOPT_POSTFIELDS => json_encode({literal(request.body, PHP, '  ')})")
     options.append("CURLOPT_RETURNTRANSFER => true")
@@ -246,44 +253,14 @@ def code_samples(request):
     return [{"lang": lang, "label": label, "source": TEMPLATES[lang](request)} for lang, label in LANGUAGES]
 
 
-# --- into a document ------------------------------------------------------------------------------------------------
-
-def reference_resolver(document):
-    """A function that follows a local $ref (#/components/...) in `document` to what it names."""
-    def resolve(node):
-        while isinstance(node, dict) and "$ref" in node:
-            target = document
-            for part in node["$ref"].removeprefix("#/").split("/"):
-                target = target[part]
-            node = target
-        return node
-    return resolve
-
-
-def add_code_samples(document, path_examples):
-    """Add `x-codeSamples` to every operation of an OpenAPI document (a dict) that has none yet."""
-    resolve = reference_resolver(document)
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if method in HTTP_METHODS:
-                operation.setdefault("x-codeSamples", code_samples(
-                    sample_request(path, method, with_path_parameters(operation, item), resolve, path_examples)))
-    return document
-
-
-def with_path_parameters(operation, item):
-    """The operation with its path item's parameters too (the operation's own win), as a client sees it."""
-    own = {(p.get("name"), p.get("in")) for p in operation.get("parameters", ())}
-    shared = [p for p in item.get("parameters", ()) if (p.get("name"), p.get("in")) not in own]
-    return {**operation, "parameters": [*operation.get("parameters", ()), *shared]}
-
+# --- into a document, as each operation is documented -------------------------------------------------------------
 
 class CodeSamplesPlugin(BasePlugin):
     """Adds the samples as each operation is documented, so the served document, `flask openapi write` and any
     other reader of the spec all carry them. Runs after the marshmallow plugin: schemas are references by then."""
 
-    def __init__(self, path_examples):
-        self.path_examples = path_examples
+    def __init__(self, path_examples, key_header=KEY_HEADER):
+        self.path_examples, self.key_header = path_examples, key_header
         self.spec = None
 
     def init_spec(self, spec):
@@ -300,14 +277,15 @@ class CodeSamplesPlugin(BasePlugin):
     def operation_helper(self, path=None, operations=None, **kwargs):
         for method, operation in operations.items():
             if method in HTTP_METHODS:
-                request = sample_request(path, method, operation, self.resolve, self.path_examples)
+                request = sample_request(path, method, operation, self.resolve, self.path_examples, self.key_header)
                 operation.setdefault("x-codeSamples", code_samples(request))
 
 
-def register_code_samples(api, path_examples):
+def register_code_samples(api, path_examples, key_header=KEY_HEADER):
     """Give every operation `api` documents from now on its code samples; `path_examples` holds a value for each
-    path parameter whose documentation has no example (e.g. {"bot_id": 123})."""
+    path parameter whose documentation has no example (e.g. {"bot_id": 123}); the key goes in `key_header`."""
     if api.spec.to_dict()["paths"]:
         raise RuntimeError("register_code_samples() must run before the blueprints are registered")
-    api.spec.plugins.append(CodeSamplesPlugin(path_examples))
-    api.spec.plugins[-1].init_spec(api.spec)
+    plugin = CodeSamplesPlugin(path_examples, key_header)
+    plugin.init_spec(api.spec)
+    api.spec.plugins.append(plugin)
