@@ -6,8 +6,9 @@ from .paths import PATH_EXAMPLES
 GUIDE = "docs/API_INTEGRATION_GUIDE.md"
 INTRODUCTION = f"""\
 The REST API of the cargo-tracking bot platform: tracking numbers, clients, statistics, exports, imports and
-webhooks of one bot (company). Every operation has samples in curl, JavaScript, Python and PHP; replace
-`https://your-api-domain.com` and `tb_your_api_key_here` with your server and key. The integration guide
+webhooks of one bot (company). Every operation has samples in curl, JavaScript (an ES module: `node sample.mjs`
+with Node 18+), Python and PHP; replace `https://your-api-domain.com` and `tb_your_api_key_here` with your server
+and key, and the ids in the path with yours. The integration guide
 (`{GUIDE}` in the repository; in Russian: `docs/ru/`) explains each topic in full. Postman and Insomnia
 import this document (`/api/openapi.json`) directly.
 
