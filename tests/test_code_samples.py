@@ -20,7 +20,7 @@ from servers import REPO, clean_env
 from test_examples import DEMO_BOT_ID, EXAMPLES, new_key, require_program, server  # noqa: F401 (a fixture)
 from tracker_api import create_app
 from tracker_api.resources.paths import PATH_EXAMPLES
-from tracker_api.web.code_samples import API_KEY, BASE_URL, register_code_samples
+from tracker_api.web.code_samples import API_KEY, BASE_URL, NoExample, register_code_samples
 from tracker_api.web.errors import Api
 
 LANGUAGES = ["curl", "JavaScript", "Python", "PHP"]
@@ -151,6 +151,13 @@ def test_another_api_gets_samples_with_its_own_path_examples_and_key_header():
     assert f"'{BASE_URL}/api/admin/things/5'" in samples["Python"] and "'name': 'Widget'" in samples["Python"]
     assert "'id'" not in samples["Python"]  # read-only: not sent
     assert all("X-Admin-Token" in source and "X-API-Key" not in source for source in samples.values())
+
+
+def test_an_operation_without_an_example_for_a_path_parameter_is_refused_when_documented():
+    api, blp = small_api()
+    register_code_samples(api, {})
+    with pytest.raises(NoExample, match="thing_id"):
+        api.register_blueprint(blp)
 
 
 def test_samples_must_be_registered_before_the_operations_are_documented():
