@@ -1,8 +1,9 @@
 """The interactive docs in a real browser, as an integrator meets them: headless Chromium (tests/browser.py, no
 network beyond this machine) opens Swagger UI and ReDoc through Debian's nginx with docker/nginx.conf, in front
 of gunicorn with docker/gunicorn.conf.py on PostgreSQL and Redis. Swagger UI renders every operation, takes a
-key in Authorize and runs the tracking list with "Try it out"; ReDoc renders every operation; neither page asks
-any other host for anything. Screenshots go to $ARTIFACTS_DIR (default test-artifacts/)/docs-browser/."""
+key in Authorize and runs the tracking list with "Try it out"; ReDoc renders every operation with its code samples
+as language tabs; neither page asks any other host for anything. Screenshots go to $ARTIFACTS_DIR (default
+test-artifacts/)/docs-browser/."""
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -165,6 +166,17 @@ def test_swagger_ui_without_authorizing_shows_the_401_problem(docs_site, chromiu
     assert_nothing_left_the_machine(chromium)
 
 
+def show_code_sample(driver, section, label):
+    """ReDoc's language tabs of an operation (its x-codeSamples): every language is there; open `label`'s tab."""
+    samples = wait_for(driver, by_css(f"[data-section-id='{section}'] [data-rttabs]"))  # Request samples first
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", samples)
+    tabs = samples.find_elements(*by_css("li.react-tabs__tab"))
+    assert [tab.text for tab in tabs] == ["curl", "JavaScript (fetch)", "Python (requests)", "PHP (cURL)"]
+    next(tab for tab in tabs if tab.text == label).click()
+    shown = wait_for(driver, by_css(f"[data-section-id='{section}'] .react-tabs__tab-panel--selected pre"))
+    assert "requests.get(" in shown.text and "X-API-Key" in shown.text
+
+
 def test_redoc_renders_every_operation_without_asking_another_host(docs_site, chromium, screenshot):
     driver = chromium.driver
     driver.get(docs_site.url + "/api/redoc")
@@ -175,6 +187,8 @@ def test_redoc_renders_every_operation_without_asking_another_host(docs_site, ch
     operation = wait_for(driver, by_css(f"[data-section-id='{REDOC_TRACKING_LIST}'] h2"))
     assert operation.text.startswith("List tracking numbers")
     screenshot("redoc")
+    show_code_sample(driver, REDOC_TRACKING_LIST, "Python (requests)")
+    screenshot("redoc-code-samples")
 
     assert_only_local_requests(chromium, docs_site)  # ReDoc's attribution logo included (tracker_api/web/docs.py)
     logo = driver.find_element(*by_css("img[alt='redocly logo']"))  # ReDoc drops it when it fails to load

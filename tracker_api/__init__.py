@@ -12,6 +12,7 @@ from .extensions import api, db, migrate
 from .access.replica_reads import register_replica_reads
 from .ops import health, register_observability
 from .resources import register_blueprints
+from .resources.reference import register_reference
 from .resources.widget import script as widget_script
 from .web import docs
 from .web.json_provider import OrjsonProvider
@@ -33,6 +34,7 @@ def create_app(config=None, **overrides):
     register_database(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     api.init_app(app)
+    register_reference(api)  # the introduction and code samples: before any operation is documented
 
     # Request hooks, in the order of these calls (after-request hooks run in the reverse order).
     register_request_id(app)
