@@ -5,7 +5,7 @@ from flask_smorest import abort
 from sqlalchemy import bindparam, func, select
 
 from ... import totals
-from ...changes import next_change_seq, record_deletion
+from ...changes import next_change_seq, next_change_seqs, record_deletion
 from ...extensions import db
 from ...feed import Feed
 from ...imports import Importer
@@ -107,6 +107,37 @@ def get_tracking(bot_id, tracking_id, *, for_update=False):
     if record is None:
         abort(404, message=f"Tracking number {tracking_id} does not exist in this bot.")
     return record
+
+
+_BY_NUMBER = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
+                                             TrackingNumber.tracking_number == bindparam("tracking_number"))
+# A parcel replaced by number: what a field left out of the body becomes (create's defaults come from the schema).
+REPLACED_FIELDS = dict.fromkeys(("weight_kg", "price_per_kg_usd", "total_cost_usd", "note"))
+
+
+def get_tracking_by_number(bot_id, tracking_number):
+    """One of this bot's tracking numbers by its number (what a CRM knows it by)."""
+    record = db.session.scalar(_BY_NUMBER, {"bot_id": bot_id, "tracking_number": tracking_number})
+    if record is None:
+        abort(404, message=f"Tracking number {tracking_number} does not exist in this bot.")
+    return record
+
+
+def put_tracking_by_number(bot_id, tracking_number, fields, *, api_key_id=None, precondition=None):
+    """Create the parcel with this number, or replace it with `fields` (fields left out: the create defaults,
+    the total derived as a create derives it). Returns (record, created). The bot's lock is taken before the
+    look-up, so a concurrent write of the same number queues behind this one rather than racing it; then the
+    create or the update runs as its own route would, history and events included. `precondition` (If-Match)
+    is checked on the existing row, or refuses the create."""
+    next_change_seqs(bot_id, 0)
+    existing = db.session.scalar(_BY_NUMBER, {"bot_id": bot_id, "tracking_number": tracking_number})
+    if existing is None:
+        if precondition:
+            precondition(None)
+        return create_tracking(bot_id, {**fields, "tracking_number": tracking_number}, api_key_id=api_key_id), True
+    replacement = {**REPLACED_FIELDS, **fields}
+    _derive_total_cost(replacement)
+    return update_tracking(bot_id, existing.id, replacement, api_key_id=api_key_id, precondition=precondition), False
 
 
 def get_history(bot_id, tracking_id):
