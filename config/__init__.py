@@ -58,6 +58,8 @@ class Config:
     # (gunicorn kills a worker after 30 s); a twin request waits this long for the first to finish.
     # Rows one bulk import may carry (imports.py); a bigger batch is a 413 naming the maximum.
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000"))
+    # What an XLSX import may unpack to (its parts' sizes summed): a zip bomb is a 413 before any XML is parsed.
+    IMPORT_MAX_XLSX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_XLSX_UNPACKED_BYTES", str(16 * 1024 * 1024)))
     IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
     IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
     IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))

@@ -32,15 +32,15 @@ BATCH_SIZE = 1000
 MEDIA_TYPES = {encoder.media_type: name for name, encoder in ENCODERS.items()}  # in order of preference
 
 
-def export_tracking(bot_id, export_format=None, bom=False, status_filter=None, client_code=None):
+def export_tracking(bot_id, export_format=None, status_filter=None, client_code=None, **options):
     statement = select_tracking(bot_id, status_filter, client_code)
     return export_response(f"tracking-{bot_id}", statement, TrackingNumber, TrackingNumberSchema(),
-                           export_format, bom)
+                           export_format, **options)
 
 
-def export_clients(bot_id, export_format=None, bom=False):
+def export_clients(bot_id, export_format=None, **options):
     statement = db.select(Client).where(Client.bot_id == bot_id)
-    return export_response(f"clients-{bot_id}", statement, Client, ClientSchema(), export_format, bom)
+    return export_response(f"clients-{bot_id}", statement, Client, ClientSchema(), export_format, **options)
 
 
 def negotiate_format(requested):
@@ -51,8 +51,8 @@ def negotiate_format(requested):
         return "csv"
     best = request.accept_mimetypes.best_match(list(MEDIA_TYPES))
     if best is None:
-        abort(406, message="Exports are text/csv or application/x-ndjson: accept one of them, or pass "
-                           "format=csv or format=ndjson.")
+        abort(406, message=f"Exports are {', '.join(MEDIA_TYPES)}: accept one of them, or pass "
+                           f"format={' or format='.join(ENCODERS)}.")
     return MEDIA_TYPES[best]
 
 
@@ -69,9 +69,10 @@ def keyset_batches(statement, model):
         last_id = batch[-1].id
 
 
-def export_response(name, statement, model, schema, export_format, bom):
-    """The streamed 200; the first batch is read here, while an error can still be a problem response."""
-    encoder = ENCODERS[negotiate_format(export_format)](schema, bom)
+def export_response(name, statement, model, schema, export_format, **options):
+    """The streamed 200; the first batch is read here, while an error can still be a problem response.
+    `options`: the CSV's bom and delimiter."""
+    encoder = ENCODERS[negotiate_format(export_format)](schema, name, **options)
     batches = keyset_batches(statement, model)
     first = next(batches, [])
     chunks = encode_stream(encoder, chain([first], batches), name, g.get("request_id"))
@@ -91,14 +92,19 @@ def in_app_context(app, chunks):
 
 
 def encode_stream(encoder, batches, name, request_id):
-    """The body, one chunk per batch. A failure is logged and re-raised: the server then cuts the connection."""
+    """The body, one chunk per batch (an encoder that sends all at the end yields its trailer's chunks; empty
+    chunks are not sent: to a server writing chunked encoding an empty one would end the body). A failure is
+    logged and re-raised: the server then cuts the connection."""
     rows = 0
     try:
-        yield encoder.header()
+        yield from filter(None, [encoder.header()])
         for batch in batches:
-            yield encoder.encode(batch)
+            yield from filter(None, [encoder.encode(batch)])
             rows += len(batch)
+        yield from filter(None, encoder.trailer())
     except Exception:
         log.exception("export %s failed after %d rows (request %s); the response was cut short",
                       name, rows, request_id)
         raise
+    finally:
+        encoder.close()

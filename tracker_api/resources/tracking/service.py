@@ -259,7 +259,7 @@ def tracking_importer(api_key_id=None):
             _record_status(record, None, "import", api_key_id)
 
     return Importer(TrackingNumber, "tracking_number", TrackingCreateSchema(), plan_tracking_import, insert, update,
-                    inserted)
+                    inserted, renamed={"current_status": "status"})  # the export's (and the API's) name
 
 
 def plan_tracking_import(record, fields, given):
