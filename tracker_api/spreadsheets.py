@@ -51,6 +51,20 @@ def unguard(text):
     return text
 
 
+# OOXML's escape for characters XML cannot carry as they are (ECMA-376 ST_Xstring): `_x000D_` is a carriage
+# return, which an XML parser would otherwise turn into a line feed; a literal `_xHHHH_` is escaped by its `_`.
+OOXML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def ooxml_escape(text):
+    """Text as an XLSX cell holds it, so that Excel and ooxml_unescape read back exactly `text`."""
+    return OOXML_ESCAPED.sub(r"_x005F_x\1_", text).replace("\r", "_x000D_")
+
+
+def ooxml_unescape(text):
+    return OOXML_ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)
+
+
 def decimal_point(text):
     """`10,5` (a decimal comma, as Excel writes numbers in Russian locales) as `10.5`; other text unchanged."""
     return text.replace(",", ".") if DECIMAL_COMMA.fullmatch(text) else text
@@ -147,7 +161,8 @@ def _sheet_table(workbook, max_rows):
 
 
 def _trimmed(cells):
-    cells = list(cells)
+    """The row without its trailing empty cells, text unescaped (ooxml_unescape)."""
+    cells = [ooxml_unescape(cell) if isinstance(cell, str) else cell for cell in cells]
     while cells and (cells[-1] is None or cells[-1] == ""):
         cells.pop()
     return cells

@@ -18,7 +18,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ... import dumping
-from ...spreadsheets import XLSX_TYPE, guard
+from ...spreadsheets import XLSX_TYPE, guard, ooxml_escape
 
 BYTE_ORDER_MARK = "\ufeff"
 DELIMITERS = {"comma": ",", "semicolon": ";"}
@@ -129,8 +129,9 @@ class XlsxEncoder(Encoder):
             return None
         if name in self.text or isinstance(value, str):
             # openpyxl takes text starting with "=" for a formula unless told it is text. Characters XML cannot
-            # hold (control characters, which the API refuses but a direct database write might leave) are dropped.
-            cell = WriteOnlyCell(self.sheet, ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+            # hold (control characters, which the API refuses but a direct database write might leave) are
+            # dropped; a carriage return is escaped, as Excel does, or the XML parser would read a line feed.
+            cell = WriteOnlyCell(self.sheet, ooxml_escape(ILLEGAL_CHARACTERS_RE.sub("", str(value))))
             cell.data_type = "s"
             return cell
         cell = WriteOnlyCell(self.sheet, value)
