@@ -327,5 +327,6 @@ def test_the_unpacked_size_limit_is_configurable(app, tenant):
 
 
 def test_ndjson_import_reports_the_line_of_bad_json(app, http, tenant):
-    response = import_body(http, tenant, "clients", b'{"client_code": "C1"}\n\n{"client_code": \n', "application/x-ndjson")
+    body = b'{"client_code": "C1"}\n\n{"client_code": \n'
+    response = import_body(http, tenant, "clients", body, "application/x-ndjson")
     assert response.status_code == 400 and "line 3" in response.get_json()["detail"]

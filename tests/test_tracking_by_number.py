@@ -32,7 +32,8 @@ def test_get_by_number_is_the_record_with_the_same_etag_as_by_id(http, app, tena
     assert response.status_code == 200
     assert response.get_json() == by_id.get_json()
     assert response.headers["ETag"] == by_id.headers["ETag"]
-    again = http.get(by_number(tenant, "ABC123456"), headers={**tenant.headers, "If-None-Match": response.headers["ETag"]})
+    again = http.get(by_number(tenant, "ABC123456"),
+                     headers={**tenant.headers, "If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
 
 

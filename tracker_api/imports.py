@@ -178,11 +178,22 @@ def csv_rows(importer):
         header = next(lines, None)
         cells = (cells for cells in lines if any(cells))  # blank lines, e.g. the one an editor leaves at the end
         rows = table_rows(importer, header, cells, read_as, extra={"encoding": encoding, "delimiter": delimiter},
-                          csv_cells={"decimal_comma": delimiter != ","})
+                          text=csv_text(decimal_comma=delimiter != ","))
     except csv.Error as error:
         abort(400, message=f"Invalid CSV body (line {lines.line_num}, {read_as}): {error}.",
               extra={"encoding": encoding, "delimiter": delimiter})
     return rows
+
+
+def csv_text(decimal_comma):
+    """What a CSV cell's text means: the export's formula guard taken off (spreadsheets.unguard) and, in a file
+    not split by commas, a decimal comma read as a point."""
+    def meaning(text, field_type):
+        text = spreadsheets.unguard(text)
+        if decimal_comma and isinstance(field_type, ma.fields.Decimal):
+            return spreadsheets.decimal_point(text)
+        return text
+    return meaning
 
 
 def xlsx_rows(importer):
@@ -195,7 +206,7 @@ def xlsx_rows(importer):
     return table_rows(importer, header, cells, "read from the workbook's first sheet")
 
 
-def table_rows(importer, header, lines, read_as, extra=None, csv_cells=None):
+def table_rows(importer, header, lines, read_as, extra=None, text=None):
     """[(row number, {column: cell})] of a table whose first line names the columns: every column must be one
     the import knows (a field, a read-only column of the export, or an export's name for a field); else the
     table was most likely read wrongly, and the 422 says how it was read."""
@@ -207,18 +218,19 @@ def table_rows(importer, header, lines, read_as, extra=None, csv_cells=None):
     if unknown:
         abort(422, message=f"The header names columns this import does not know: {', '.join(map(repr, unknown))} "
                            f"(the file was {read_as}). Columns: {', '.join(sorted(importer.schema.fields))}; "
-                           f"ignored: {', '.join(importer.read_only)}.", extra={"unknown_columns": unknown, **(extra or {})})
+                           f"ignored: {', '.join(importer.read_only)}.",
+              extra={"unknown_columns": unknown, **(extra or {})})
     rows = []
     for cells in lines:
         if len(rows) == max_rows():
             too_many_rows()
-        rows.append((len(rows) + 1, table_row(importer, header, cells, csv_cells)))
+        rows.append((len(rows) + 1, table_row(importer, header, cells, text)))
     return rows
 
 
-def table_row(importer, header, cells, csv_cells=None):
-    """A row as {column: value}; an empty cell is left out (the field is not given). A CSV's text has the
-    export's formula guard taken off and, in a file not split by commas, a decimal comma read as a point."""
+def table_row(importer, header, cells, text=None):
+    """A row as {column: value}; an empty cell is left out (the field is not given). `text`, when given, is
+    what a text cell means for its field (csv_text)."""
     if len(cells) > len(header):
         return list(cells)  # not a dict: the schema refuses it; check_rows says why
     row = {}
@@ -226,10 +238,8 @@ def table_row(importer, header, cells, csv_cells=None):
         if cell is None or cell == "":
             continue
         field_type = importer.schema.fields.get(importer.renamed.get(name, name))
-        if csv_cells is not None:
-            cell = spreadsheets.unguard(cell)
-            if csv_cells["decimal_comma"] and isinstance(field_type, ma.fields.Decimal):
-                cell = spreadsheets.decimal_point(cell)
+        if text and isinstance(cell, str):
+            cell = text(cell, field_type)
         row[name] = cell_value(field_type, cell)
     return row
 
