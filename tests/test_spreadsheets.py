@@ -330,3 +330,25 @@ def test_ndjson_import_reports_the_line_of_bad_json(app, http, tenant):
     body = b'{"client_code": "C1"}\n\n{"client_code": \n'
     response = import_body(http, tenant, "clients", body, "application/x-ndjson")
     assert response.status_code == 400 and "line 3" in response.get_json()["detail"]
+
+
+def test_an_xlsx_export_past_its_row_limit_is_a_422_before_any_body(app, tenant):
+    """An XLSX is sent only when complete: past EXPORT_XLSX_MAX_ROWS the wait for its first byte would outlast a
+    proxy's timeout, so it is refused up front; CSV streams and has no such limit."""
+    small = make_app_like(app, EXPORT_XLSX_MAX_ROWS=2)
+    try:
+        for number, status in (("A1", "pending"), ("A2", "pending"), ("A3", "delivered")):
+            make_tracking(app, tenant.bot_id, tracking_number=number, status=status)
+        http = small.test_client()
+        refused = http.get(f"/api/v1/export/{tenant.bot_id}/tracking?format=xlsx", headers=tenant.headers)
+        filtered = http.get(f"/api/v1/export/{tenant.bot_id}/tracking?format=xlsx&status_filter=pending",
+                            headers=tenant.headers)
+        streamed = http.get(f"/api/v1/export/{tenant.bot_id}/tracking?format=csv", headers=tenant.headers)
+
+        assert refused.status_code == 422 and refused.content_type == "application/problem+json"
+        assert (refused.get_json()["max_rows"], refused.get_json()["rows"]) == (2, 3)
+        assert "format=csv" in refused.get_json()["detail"]
+        assert filtered.status_code == 200 and filtered.content_type == XLSX_TYPE
+        assert streamed.status_code == 200 and len(streamed.get_data().splitlines()) == 4
+    finally:
+        dispose_app(small)

@@ -42,6 +42,8 @@ class Encoder:
     """An export body: header(), then encode() for each batch of records, then the trailer()'s chunks; close()
     whether or not the body was sent to the end. `bom` and `delimiter` are for CSV only."""
 
+    sent_when_complete = False  # True: nothing can be sent before the last record is in
+
     def __init__(self, schema, name="export", bom=False, delimiter="comma"):
         self.schema = schema
 
@@ -104,6 +106,7 @@ class XlsxEncoder(Encoder):
 
     media_type = content_type = XLSX_TYPE
     extension = "xlsx"
+    sent_when_complete = True
 
     def __init__(self, schema, name="export", bom=False, delimiter="comma"):
         super().__init__(schema)

@@ -19,6 +19,7 @@ from itertools import chain
 
 from flask import Response, current_app, g, request
 from flask_smorest import abort
+from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Client, TrackingNumber
@@ -73,12 +74,25 @@ def export_response(name, statement, model, schema, export_format, **options):
     """The streamed 200; the first batch is read here, while an error can still be a problem response.
     `options`: the CSV's bom and delimiter."""
     encoder = ENCODERS[negotiate_format(export_format)](schema, name, **options)
+    if encoder.sent_when_complete:
+        check_complete_size(statement, encoder)
     batches = keyset_batches(statement, model)
     first = next(batches, [])
     chunks = encode_stream(encoder, chain([first], batches), name, g.get("request_id"))
     body = in_app_context(current_app._get_current_object(), chunks)
     return Response(body, content_type=encoder.content_type,
                     headers={"Content-Disposition": f'attachment; filename="{name}.{encoder.extension}"'})
+
+
+def check_complete_size(statement, encoder):
+    """A body sent only when complete (XLSX) must be made before a proxy gives up waiting for its first byte:
+    more rows than EXPORT_XLSX_MAX_ROWS is a 422 that says what to do instead."""
+    limit = current_app.config["EXPORT_XLSX_MAX_ROWS"]
+    rows = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    if rows > limit:
+        abort(422, message=f"An {encoder.extension.upper()} export holds at most {limit} rows and this one has "
+                           f"{rows}: export format=csv or format=ndjson (streamed, no limit), or filter it.",
+              extra={"max_rows": limit, "rows": rows})
 
 
 def in_app_context(app, chunks):
