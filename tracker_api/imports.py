@@ -217,7 +217,8 @@ def table_rows(importer, header, lines, read_as, extra=None, text=None):
     unknown = [name for name in header if name not in importer.known_columns()]
     if unknown:
         abort(422, message=f"The header names columns this import does not know: {', '.join(map(repr, unknown))} "
-                           f"(the file was {read_as}). Columns: {', '.join(sorted(importer.schema.fields))}; "
+                           f"(the file was {read_as}). Columns: {', '.join(sorted(importer.schema.fields))}"
+                           f"{''.join(f', {old} (for {new})' for old, new in importer.renamed.items())}; "
                            f"ignored: {', '.join(importer.read_only)}.",
               extra={"unknown_columns": unknown, **(extra or {})})
     rows = []
