@@ -116,10 +116,12 @@ REPLACED_FIELDS = dict.fromkeys(("weight_kg", "price_per_kg_usd", "total_cost_us
 
 
 def get_tracking_by_number(bot_id, tracking_number):
-    """One of this bot's tracking numbers by its number (what a CRM knows it by)."""
+    """One of this bot's tracking numbers by its number (what a CRM knows it by). The 404 does not repeat the
+    number, so an answer about a parcel this bot lacks never carries another bot's code (test_isolation.py
+    looks for them in every answer)."""
     record = db.session.scalar(_BY_NUMBER, {"bot_id": bot_id, "tracking_number": tracking_number})
     if record is None:
-        abort(404, message=f"Tracking number {tracking_number} does not exist in this bot.")
+        abort(404, message="This bot has no tracking number with that number.")
     return record
 
 
