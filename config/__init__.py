@@ -59,7 +59,7 @@ class Config:
     # Rows one bulk import may carry (imports.py); a bigger batch is a 413 naming the maximum.
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000"))
     # What an XLSX import may unpack to (its parts' sizes summed): a zip bomb is a 413 before any XML is parsed.
-    IMPORT_MAX_XLSX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_XLSX_UNPACKED_BYTES", str(16 * 1024 * 1024)))
+    IMPORT_MAX_XLSX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_XLSX_UNPACKED_BYTES", str(8 * 1024 * 1024)))
     # Rows one XLSX export may hold: a workbook is sent only once its last row is in (a ZIP's directory comes
     # last), and a bigger one would outlast nginx's proxy_read_timeout before its first byte (bench/README.md has
     # the rate). CSV and NDJSON stream as they are read and have no such limit.

@@ -287,6 +287,23 @@ def test_a_zip_bomb_is_refused_from_its_directory_before_any_xml_is_parsed(app, 
     assert time.monotonic() - started < 2  # nothing was inflated
 
 
+def test_a_part_packed_more_than_a_hundredfold_is_refused_as_a_zip_bomb(app, http, tenant):
+    """Within the unpacked limit (6.5 MiB of 8), but XML made to be unpacked: 400,000 one-letter shared strings
+    would cost openpyxl seconds to parse. The file is 3% of the body limit."""
+    strings = ('<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+               + "<si><t>a</t></si>" * 400_000 + "</sst>").encode()
+    target = io.BytesIO(MINIMAL)
+    with zipfile.ZipFile(target, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", strings)
+    assert len(target.getvalue()) < 32 * 1024
+
+    started = time.monotonic()
+    response = import_body(http, tenant, "clients", target.getvalue(), XLSX_TYPE)
+
+    assert response.status_code == 413 and "more than 100 times" in response.get_json()["detail"]
+    assert time.monotonic() - started < 2
+
+
 def test_a_zip_bomb_that_understates_its_size_fails_at_the_declared_size(app, http, tenant):
     """The directory says 2 KB; the part holds 8 MB. zipfile stops at the declared size (and the CRC fails),
     so no more than that is ever inflated."""

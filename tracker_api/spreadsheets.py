@@ -27,6 +27,9 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 CSV_ENCODINGS = ("utf-8", "windows-1251")
 MAX_COLUMNS = 64  # far more than any import has; cells past it are never read
 MAX_ARCHIVE_ENTRIES = 1000
+# Apache POI's zip bomb rule: a part past GRACE_BYTES unpacked may be at most MAX_RATIO times its packed size.
+# Sheet XML a person made packs 5-20 times; XML that packs a hundredfold is repetition made to be unpacked.
+MAX_RATIO, GRACE_BYTES = 100, 100 * 1024
 
 
 class UnreadableFile(Exception):
@@ -101,8 +104,9 @@ def sniff_delimiter(text):
 # --- XLSX ---------------------------------------------------------------------------------------------------
 
 def check_archive(data, max_unpacked_bytes):
-    """Refuse a file that is no ZIP archive, or whose parts unpack to more than `max_unpacked_bytes` (a zip
-    bomb: a small upload whose sheet XML inflates a thousandfold), before any XML is parsed. The sizes are the
+    """Refuse a file that is no ZIP archive, whose parts unpack to more than `max_unpacked_bytes`, or with a part
+    packed more than MAX_RATIO times (a zip bomb: a small upload whose XML inflates a thousandfold, or which
+    holds a million one-letter strings that cost seconds to parse), before any XML is parsed. The sizes are the
     archive directory's; an entry that holds more than its declared size fails its read (zipfile stops there
     and checks the CRC), so the declared sizes bound what openpyxl can ever inflate."""
     try:
@@ -117,6 +121,10 @@ def check_archive(data, max_unpacked_bytes):
     if unpacked > max_unpacked_bytes:
         raise UnreadableFile(f"The XLSX file unpacks to {unpacked} bytes; an import takes at most "
                              f"{max_unpacked_bytes}. Split it, or send CSV.", 413)
+    for entry in entries:
+        if entry.file_size > GRACE_BYTES and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+            raise UnreadableFile(f"The XLSX part {entry.filename} unpacks to {entry.file_size} bytes from "
+                                 f"{entry.compress_size}, more than {MAX_RATIO} times: refused as a zip bomb.", 413)
 
 
 def xlsx_table(data, *, max_rows, max_unpacked_bytes):
