@@ -212,6 +212,9 @@ def test_a_csv_it_cannot_read_says_which_delimiter_and_encoding_it_tried(app, ht
     assert undecodable.status_code == 400 and "utf-8 or windows-1251" in undecodable.get_json()["detail"]
     assert misdeclared.status_code == 400 and "utf-8" in misdeclared.get_json()["detail"]
     assert unknown_charset.status_code == 400 and "klingon" in unknown_charset.get_json()["detail"]
+    for codec in ("zlib", "rot13", "undefined", "punycode"):  # Python codecs that are no CSV charsets
+        response = import_body(http, tenant, "clients", b"client_code\r\nC1\r\n", f"text/csv; charset={codec}")
+        assert response.status_code == 400 and "Unknown charset" in response.get_json()["detail"], codec
     assert clients(app, tenant.bot_id) == {}
 
 

@@ -25,6 +25,10 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 # The encodings a CSV is tried in when the request declares none: UTF-8 is self-checking (text in another
 # encoding is almost never valid UTF-8), so it goes first; Windows-1251 is what Russian-locale Excel saves.
 CSV_ENCODINGS = ("utf-8", "windows-1251")
+# What a request may declare, as Python's codecs name them (codecs.lookup): Unicode, and the Cyrillic and Western
+# code pages spreadsheets and older systems save CSV in.
+CSV_CHARSETS = {"utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1251", "koi8-r", "cp866", "iso8859-5",
+                "cp1252", "iso8859-1", "ascii"}
 MAX_COLUMNS = 64  # far more than any import has; cells past it are never read
 MAX_ARCHIVE_ENTRIES = 1000
 # Apache POI's zip bomb rule: a part past GRACE_BYTES unpacked may be at most MAX_RATIO times its packed size.
@@ -79,20 +83,29 @@ def decode_csv(data, declared=None):
     """(text, encoding) of a CSV body: in the charset the request declares, else UTF-8 (a byte order mark
     dropped), else Windows-1251."""
     if declared:
-        try:
-            name = codecs.lookup(declared).name
-        except LookupError:
-            raise UnreadableFile(f"Unknown charset {declared!r} in Content-Type; send UTF-8 or windows-1251.") from None
-        tried = (declared,)
+        encodings = (declared_charset(declared),)
     else:
-        name, tried = None, CSV_ENCODINGS
-    for encoding in ((name,) if name else CSV_ENCODINGS):
+        encodings = CSV_ENCODINGS
+    for encoding in encodings:
         try:
-            return data.decode("utf-8-sig" if encoding in ("utf-8", "utf_8") else encoding), encoding
+            return data.decode("utf-8-sig" if encoding == "utf-8" else encoding), encoding
         except UnicodeDecodeError:
             continue
-    raise UnreadableFile(f"The CSV body is not valid text in {' or '.join(tried)} (tried in that order); "
+    raise UnreadableFile(f"The CSV body is not valid text in {' or '.join(encodings)} (tried in that order); "
                          "save it as CSV UTF-8, or declare its charset in Content-Type.")
+
+
+def declared_charset(declared):
+    """The codec of a charset a CSV may declare: the text encodings spreadsheets save in, by any of their names
+    (windows-1251, cp1251). Python knows more codecs, but some are no text encodings (zlib), some fail in
+    other ways (undefined) and some are slow on large input (punycode): none of those is a CSV's."""
+    try:
+        name = codecs.lookup(declared).name
+    except (LookupError, ValueError):  # ValueError: a name with a NUL in it
+        name = None
+    if name not in CSV_CHARSETS:
+        raise UnreadableFile(f"Unknown charset {declared!r} in Content-Type; send UTF-8 or windows-1251.")
+    return name
 
 
 def sniff_delimiter(text):
