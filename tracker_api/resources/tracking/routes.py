@@ -93,8 +93,10 @@ class TrackingNumberByNumber(MethodView):
     @blp.alt_response(201, schema=TrackingNumberSchema, description="The parcel was created.", success=True)
     @blp.alt_response(409, response="CONFLICT")
     def put(self, fields, bot_id, tracking_number):
-        """Create or replace the tracking number with this number (201 created, 200 replaced); fields left out take
-        the create defaults"""
+        """Create or replace the tracking number with this number (201 created, 200 replaced)
+
+        A replace makes the parcel exactly the body: fields left out take the create defaults (status pending,
+        quantity 1, the others null)."""
         record, created = service.put_tracking_by_number(bot_id, tracking_number, fields,
                                                          api_key_id=current_key_id(), precondition=if_match_or_absent)
         return record, 201 if created else 200
