@@ -105,6 +105,7 @@ def test_put_replaces_the_whole_parcel_records_the_status_and_feeds_the_change(h
 
 
 def test_put_again_with_the_same_body_is_200_and_writes_no_second_parcel(http, app, tenant):
+    make_webhook(app, tenant.bot_id)
     body = {"client_code": "CLIENT123", "status": "in_transit", "quantity": 3}
     first = http.put(by_number(tenant, "SAME0001"), json=body, headers=tenant.headers)
     second = http.put(by_number(tenant, "SAME0001"), json=body, headers=tenant.headers)
@@ -112,6 +113,7 @@ def test_put_again_with_the_same_body_is_200_and_writes_no_second_parcel(http, a
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.get_json()["id"] == first.get_json()["id"]
     assert history(app, first.get_json()["id"]) == [(None, "in_transit", "api")]
+    assert event_types(app) == ["tracking.created"]  # the second changed nothing but its time
     assert http.get(f"/api/v1/tracking/{tenant.bot_id}", headers=tenant.headers).get_json()["total"] == 1
 
 
