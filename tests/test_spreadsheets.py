@@ -260,6 +260,17 @@ def test_an_xlsx_of_clients_with_a_numeric_telegram_id_and_an_unknown_column(app
 MINIMAL = workbook_bytes([["client_code"], ["CLIENT1"]])
 
 
+def test_a_formula_cell_is_read_as_the_value_excel_last_computed(app, http, tenant):
+    rows = (text_row(1, "tracking_number", "client_code", "quantity")
+            + '<row r="2"><c r="A2" t="inlineStr"><is><t>F0001</t></is></c>'
+              '<c r="B2" t="str"><f>"CLIENT"&amp;"123"</f><v>CLIENT123</v></c><c r="C2"><f>1+1</f><v>2</v></c></row>')
+    body = with_part(MINIMAL, SHEET, SHEET_XML.format(rows=rows).encode())
+    response = import_body(http, tenant, "tracking", body, XLSX_TYPE)
+    assert response.status_code == 200, response.get_json()
+    assert (parcels(app, tenant.bot_id)["F0001"].client_code, parcels(app, tenant.bot_id)["F0001"].quantity) == \
+        ("CLIENT123", 2)
+
+
 @pytest.mark.parametrize("body, status, says", [
     (b"not a zip at all", 400, "not a ZIP archive"),
     (b"PK\x03\x04" + b"\0" * 100, 400, "not a ZIP archive"),
