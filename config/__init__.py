@@ -92,6 +92,12 @@ class Config:
     # (gunicorn kills a worker after 30 s); a twin request waits this long for the first to finish.
     # Rows one bulk import may carry (writes/imports.py); a bigger batch is a 413 naming the maximum.
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000"))
+    # What an XLSX import may unpack to (its parts' sizes summed): a zip bomb is a 413 before any XML is parsed.
+    IMPORT_MAX_XLSX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_XLSX_UNPACKED_BYTES", str(8 * 1024 * 1024)))
+    # Rows one XLSX export may hold: a workbook is sent only once its last row is in (a ZIP's directory comes
+    # last), and a bigger one would outlast nginx's proxy_read_timeout before its first byte (bench/README.md has
+    # the rate). CSV and NDJSON stream as they are read and have no such limit.
+    EXPORT_XLSX_MAX_ROWS = int(os.environ.get("EXPORT_XLSX_MAX_ROWS", "50000"))
     IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
     IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
     IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))

@@ -86,6 +86,30 @@ def test_concurrent_creates_of_one_number_have_exactly_one_winner(app, tenant, r
 
 
 @pytest.mark.parametrize("round_number", range(ROUNDS))
+def test_concurrent_puts_by_number_create_once_and_replace_in_turn(app, tenant, round_number):
+    """PUT .../by-number takes the bot's lock before it looks the number up: one creates, the others replace
+    what the one before them left, and the history records each status change once, with no gaps."""
+    number = f"RACE{round_number}/BY-NUMBER"
+    bodies = [{"client_code": "CLIENT123", "status": STATUS_CYCLE[index % len(STATUS_CYCLE)]}
+              for index in range(THREADS)]
+    answers = send_together(app, tenant, "PUT", f"/api/v1/tracking/123/by-number/RACE{round_number}%2FBY-NUMBER",
+                            bodies)
+
+    assert Counter(status for status, _ in answers) == {201: 1, 200: THREADS - 1}, answers
+    assert len({body["id"] for _, body in answers}) == 1
+
+    def stored():
+        [row] = db.session.scalars(db.select(TrackingNumber).filter_by(tracking_number=number)).all()
+        events = db.session.scalars(db.select(StatusEvent).filter_by(tracking_id=row.id)
+                                    .order_by(StatusEvent.id)).all()
+        return row.status, [(event.previous_status, event.status) for event in events]
+    status, history = in_app(app, stored)
+    assert history[0][0] is None and history[-1][1] == status
+    assert all(earlier[1] == later[0] for earlier, later in zip(history, history[1:]))  # no gaps, no forks
+    assert_totals_exact(app)
+
+
+@pytest.mark.parametrize("round_number", range(ROUNDS))
 def test_concurrent_inserts_of_one_client_code_leave_one_client(app, tenant, round_number):
     """Writers that bypass the API's services (the Telegram bot) rely on the database's own guarantee: one
     client_code per bot even when every writer checked first and found none (tests/test_clients_write.py races

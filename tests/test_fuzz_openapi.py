@@ -19,7 +19,7 @@ Where the run departs from the published document, and why (each is narrow; no c
   themselves on a missing key instead of bad data. ignored_auth still sends every operation without a key and
   with an invented one, and both must be refused.
 No 429 occurs (TestConfig's budgets are out of reach), so its documented headers are checked in test_ratelimit.
-The exports (/api/v1/export/...) answer text/csv or application/x-ndjson, and response_schema_conformance
+The exports (/api/v1/export/...) answer text/csv, application/x-ndjson or XLSX, and response_schema_conformance
 cannot judge either: Schemathesis has no deserializer for them and skips the body (an OpenAPI 3.0 schema describes
 one document, while an NDJSON schema holds for each line and a CSV one is a string). Their status, content type and
 required Content-Disposition header are still checked here; tests/test_export.py compares both bodies, record by

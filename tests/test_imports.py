@@ -181,7 +181,8 @@ def test_a_retry_with_the_same_idempotency_key_replays_the_results(app, http, te
     ('{"client_code": "CLIENT1"}', "application/json", 422),
     ("[]", "application/json", 422),
     ("[{", "application/json", 400),
-    (b"client_code\n\xff\xfe\n", CSV, 400),
+    (b"client_code\n\x98\n", CSV, 400),  # neither UTF-8 nor windows-1251 (0x98 is unassigned there)
+    (b"client_code\n\xff\xfe\n", CSV + "; charset=utf-8", 400),  # not the charset it declares
     ("client_code\n", CSV, 422),
     ("client_code,client_code\nA1,A2\n", CSV, 422),
 ])

@@ -27,12 +27,19 @@ from flask_smorest import abort
 from ..database import retry_after_integrity_error
 from ..extensions import db
 from ..models.types import utcnow
+from ..serialization import spreadsheets
 from ..web.errors import problem
 from . import idempotency
 from .change_numbers import next_change_seqs
 
 DEFAULT_MAX_ROWS = 1_000  # config IMPORT_MAX_ROWS overrides it
-JSON_TYPE, CSV_TYPE = "application/json", "text/csv"
+JSON_TYPE, NDJSON_TYPE, CSV_TYPE = "application/json", "application/x-ndjson", "text/csv"
+XLSX_TYPE = spreadsheets.XLSX_TYPE
+# Config IMPORT_MAX_XLSX_UNPACKED_BYTES overrides it. 1,000 rows of long Cyrillic notes unpack to about 4 MiB;
+# what openpyxl parses costs CPU by the megabyte (a second or more per MiB of tiny strings).
+DEFAULT_MAX_UNPACKED_BYTES = 8 * 1024 * 1024
+# Columns an export writes that no import sets: accepted and ignored, so an export imports back as it is.
+READ_ONLY_COLUMNS = ("id", "created_at", "updated_at")
 CREATED, UPDATED, UNCHANGED, ERROR, VALID = "created", "updated", "unchanged", "error", "valid"
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
 
@@ -48,6 +55,22 @@ class Importer:
     insert: Callable  # (bot_id, fields, change_seq, now) -> new record
     update: Callable  # (record, fields, change_seq, now)
     inserted: Callable = lambda records: None  # after the inserts are flushed (ids known): e.g. history rows
+    renamed: dict = field(default_factory=dict)  # an export's column -> the field it sets (current_status -> status)
+    read_only: tuple = READ_ONLY_COLUMNS
+
+    def known_columns(self):
+        return {*self.schema.fields, *self.read_only, *self.renamed}
+
+    def fields_of(self, raw):
+        """An exported row as the schema takes it: read-only columns dropped, exported names renamed. Returns
+        (row, errors)."""
+        row = {name: value for name, value in raw.items() if name not in self.read_only}
+        for exported, name in self.renamed.items():
+            if exported in row:
+                if name in row:
+                    return row, {exported: [f"Give {name} or {exported}, not both."]}
+                row[name] = row.pop(exported)
+        return row, {}
 
 
 @dataclass
@@ -74,9 +97,13 @@ def max_rows():
     return current_app.config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)
 
 
+def max_unpacked_bytes():
+    return current_app.config.get("IMPORT_MAX_XLSX_UNPACKED_BYTES", DEFAULT_MAX_UNPACKED_BYTES)
+
+
 def run_import(importer, bot_id):
     """The view's work: read and check the body's rows, then write them all, or none with a 422."""
-    rows = check_rows(importer, read_rows(importer.schema))
+    rows = check_rows(importer, read_rows(importer))
     if any(row.errors for row in rows):
         return rejected(rows)
     return retry_after_integrity_error(write_rows, importer, bot_id, rows)
@@ -84,15 +111,15 @@ def run_import(importer, bot_id):
 
 # --- reading the body ---------------------------------------------------------------------------------------
 
-def read_rows(schema):
-    """[(row number, raw row)] from a JSON array or a CSV body; problems for a body that is neither."""
-    if request.mimetype == JSON_TYPE:
-        rows = json_rows()
-    elif request.mimetype == CSV_TYPE:
-        rows = csv_rows(schema)
-    else:
-        abort(415, message="Send the rows as a JSON array (Content-Type: application/json) or as CSV with a "
-                           "header row (Content-Type: text/csv).")
+def read_rows(importer):
+    """[(row number, raw row)] from a JSON array, NDJSON, CSV or XLSX body; problems for a body that is none."""
+    readers = {JSON_TYPE: json_rows, NDJSON_TYPE: ndjson_rows, CSV_TYPE: csv_rows, XLSX_TYPE: xlsx_rows}
+    reader = readers.get(request.mimetype)
+    if reader is None:
+        abort(415, message="Send the rows as a JSON array (Content-Type: application/json), NDJSON "
+                           "(application/x-ndjson), CSV with a header row (text/csv) or an XLSX workbook "
+                           f"({XLSX_TYPE}).")
+    rows = reader(importer)
     if not rows:
         abort(422, messages={"json": {"_body": ["Send at least one row."]}})
     return rows
@@ -104,13 +131,8 @@ def too_many_rows():
           extra={"max_rows": limit})
 
 
-def json_rows():
-    try:
-        rows = json.loads(request.get_data(cache=True))
-    except RecursionError:
-        abort(400, message="Invalid JSON body: nested too deeply.")
-    except ValueError as error:  # JSONDecodeError, bad UTF-8, a number past Python's digit limit
-        abort(400, message=f"Invalid JSON body: {error}.")
+def json_rows(importer):
+    rows = parse_json(request.get_data(cache=True), "Invalid JSON body")
     if not isinstance(rows, list):
         abort(422, messages={"json": {"_body": ["Send a JSON array with one object per row."]}})
     if len(rows) > max_rows():
@@ -118,42 +140,121 @@ def json_rows():
     return list(enumerate(rows, 1))
 
 
-def csv_rows(schema):
-    """The data rows as {column: cell}; an empty cell is left out (the field is not given). Integer fields'
-    cells become numbers here, since the schemas take integers strictly (JSON's "5" is refused as in JSON)."""
-    try:
-        text = request.get_data(cache=True).decode("utf-8-sig")  # Excel's byte order mark, if any, dropped
-    except UnicodeDecodeError:
-        abort(400, message="The CSV body must be UTF-8 text.")
-    lines = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(lines, None)
-        if not header or not any(header):
-            abort(422, messages={"json": {"_body": ["The first CSV line must name the columns."]}})
-        if len(set(header)) != len(header):
-            abort(422, messages={"json": {"_body": ["A column is named twice in the CSV header."]}})
-        rows = []
-        for cells in lines:
-            if not any(cells):
-                continue  # a blank line, e.g. the one a text editor leaves at the end
-            if len(rows) == max_rows():
-                too_many_rows()
-            rows.append((len(rows) + 1, csv_row(header, cells, schema)))
-    except csv.Error as error:
-        abort(400, message=f"Invalid CSV body (line {lines.line_num}): {error}.")
+def ndjson_rows(importer):
+    """One JSON value per line, as the NDJSON export writes them; blank lines are skipped."""
+    rows = []
+    for line_number, line in enumerate(request.get_data(cache=True).splitlines(), 1):
+        if not line.strip():
+            continue
+        if len(rows) == max_rows():
+            too_many_rows()
+        rows.append((len(rows) + 1, parse_json(line, f"Invalid NDJSON body (line {line_number})")))
     return rows
 
 
-def csv_row(header, cells, schema):
+def parse_json(data, what):
+    try:
+        return json.loads(data)
+    except RecursionError:
+        abort(400, message=f"{what}: nested too deeply.")
+    except ValueError as error:  # JSONDecodeError, bad UTF-8, a number past Python's digit limit
+        abort(400, message=f"{what}: {error}.")
+
+
+def csv_rows(importer):
+    """The data rows as {column: cell}: read in the declared charset, else UTF-8, else Windows-1251, split at
+    the delimiter the header line uses (, ; or tab). A problem that stops the reading names both."""
+    try:
+        text, encoding = spreadsheets.decode_csv(request.get_data(cache=True), request.mimetype_params.get("charset"))
+    except spreadsheets.UnreadableFile as error:
+        abort(400, message=str(error))
+    delimiter = spreadsheets.sniff_delimiter(text)
+    read_as = f"read as {encoding} with {spreadsheets.DELIMITERS[delimiter]} ({delimiter!r}) between columns"
+    lines = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(lines, None)
+        cells = (cells for cells in lines if any(cells))  # blank lines, e.g. the one an editor leaves at the end
+        rows = table_rows(importer, header, cells, read_as, extra={"encoding": encoding, "delimiter": delimiter},
+                          text=csv_text(decimal_comma=delimiter != ","))
+    except csv.Error as error:
+        abort(400, message=f"Invalid CSV body (line {lines.line_num}, {read_as}): {error}.",
+              extra={"encoding": encoding, "delimiter": delimiter})
+    return rows
+
+
+def csv_text(decimal_comma):
+    """What a CSV cell's text means: the export's formula guard taken off (spreadsheets.unguard) and, in a file
+    not split by commas, a decimal comma read as a point."""
+    def meaning(text, field_type):
+        text = spreadsheets.unguard(text)
+        if decimal_comma and isinstance(field_type, ma.fields.Decimal):
+            return spreadsheets.decimal_point(text)
+        return text
+    return meaning
+
+
+def xlsx_rows(importer):
+    """The first sheet's rows as {column: cell}; a malformed, oversized or bomb-like file is a 400 or 413."""
+    try:
+        header, cells = spreadsheets.xlsx_table(request.get_data(cache=True), max_rows=max_rows(),
+                                                max_unpacked_bytes=max_unpacked_bytes())
+    except spreadsheets.UnreadableFile as error:
+        abort(error.status, message=str(error))
+    return table_rows(importer, header, cells, "read from the workbook's first sheet")
+
+
+def table_rows(importer, header, lines, read_as, extra=None, text=None):
+    """[(row number, {column: cell})] of a table whose first line names the columns: every column must be one
+    the import knows (a field, a read-only column of the export, or an export's name for a field); else the
+    table was most likely read wrongly, and the 422 says how it was read."""
+    if not header or not any(header):
+        abort(422, messages={"json": {"_body": ["The first line must name the columns."]}})
+    if len(set(header)) != len(header):
+        abort(422, messages={"json": {"_body": ["A column is named twice in the header."]}})
+    unknown = [name for name in header if name not in importer.known_columns()]
+    if unknown:
+        abort(422, message=f"The header names columns this import does not know: {', '.join(map(repr, unknown))} "
+                           f"(the file was {read_as}). Columns: {', '.join(sorted(importer.schema.fields))}"
+                           f"{''.join(f', {old} (for {new})' for old, new in importer.renamed.items())}; "
+                           f"ignored: {', '.join(importer.read_only)}.",
+              extra={"unknown_columns": unknown, **(extra or {})})
+    rows = []
+    for cells in lines:
+        if len(rows) == max_rows():
+            too_many_rows()
+        rows.append((len(rows) + 1, table_row(importer, header, cells, text)))
+    return rows
+
+
+def table_row(importer, header, cells, text=None):
+    """A row as {column: value}; an empty cell is left out (the field is not given). `text`, when given, is
+    what a text cell means for its field (csv_text)."""
     if len(cells) > len(header):
-        return cells  # not a dict: the schema refuses it; check_rows says why
+        return list(cells)  # not a dict: the schema refuses it; check_rows says why
     row = {}
     for name, cell in zip(header, cells):
-        if cell == "":
+        if cell is None or cell == "":
             continue
-        is_integer = isinstance(schema.fields.get(name), ma.fields.Integer)
-        row[name] = int(cell) if is_integer and INTEGER_TEXT.fullmatch(cell) else cell
+        field_type = importer.schema.fields.get(importer.renamed.get(name, name))
+        if text and isinstance(cell, str):
+            cell = text(cell, field_type)
+        row[name] = cell_value(field_type, cell)
     return row
+
+
+def cell_value(field_type, cell):
+    """A cell as the field takes it. The schemas take integers strictly (JSON's "5" is refused as in JSON), so an
+    integer field's digits become a number; a spreadsheet's number becomes text in a text field (a tracking
+    number 123456) and exact decimal text in a decimal one (14.29, not the float's 14.2899...)."""
+    if isinstance(field_type, ma.fields.Integer):
+        if isinstance(cell, str) and INTEGER_TEXT.fullmatch(cell):
+            return int(cell)
+        if isinstance(cell, float) and cell.is_integer():
+            return int(cell)
+        return cell
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return spreadsheets.text_of(cell)
+    return cell if isinstance(cell, (str, bool)) else spreadsheets.text_of(cell)
 
 
 # --- checking ---------------------------------------------------------------------------------------------
@@ -167,8 +268,12 @@ def check_rows(importer, raw_rows):
         if isinstance(raw, list):
             row.errors = {"_row": ["More cells than the header has columns."]}
             continue
+        if isinstance(raw, dict):
+            row.raw, row.errors = importer.fields_of(raw)
+            if row.errors:
+                continue
         try:
-            row.fields = importer.schema.load(raw)
+            row.fields = importer.schema.load(row.raw)
         except ma.ValidationError as error:
             row.errors = error.normalized_messages()
             continue
@@ -281,10 +386,21 @@ class ImportResultSchema(ma.Schema):
 
 
 def import_request_body(row_schema, csv_example):
-    """The OpenAPI requestBody of an import: a JSON array of the create body, or CSV text with a header row."""
+    """The OpenAPI requestBody of an import: a JSON array or NDJSON of the create body, CSV text with a header
+    row, or an XLSX workbook; any export of the resource is such a body."""
+    exported = (f"An export's read-only columns ({', '.join(READ_ONLY_COLUMNS)}) are accepted and ignored, so a "
+                "file exported from this API imports back unchanged.")
     return {"required": True, "content": {
         JSON_TYPE: {"schema": {"type": "array", "minItems": 1, "items": row_schema, "description":
-                               f"At most IMPORT_MAX_ROWS rows ({DEFAULT_MAX_ROWS} unless configured)."}},
+                               f"At most IMPORT_MAX_ROWS rows ({DEFAULT_MAX_ROWS} unless configured). {exported}"}},
+        NDJSON_TYPE: {"schema": {"type": "string", "description": "One JSON object per line, as the NDJSON export "
+                                                                  f"writes them. {exported}"}},
         CSV_TYPE: {"schema": {"type": "string", "example": csv_example, "description":
-                              "UTF-8 (a byte order mark is allowed), a header row naming the fields, one row per "
-                              "line; an empty cell leaves the field out."}}}}
+                              "A header row naming the fields, one row per line; an empty cell leaves the field "
+                              "out. Columns split by , ; or tab (the header's), decimal comma accepted when not "
+                              "split by commas. Text in the charset Content-Type declares, else UTF-8 (a byte order "
+                              "mark is allowed), else windows-1251. A leading quote the CSV export adds before = + "
+                              f"- @ is taken off. {exported}"}},
+        XLSX_TYPE: {"schema": {"type": "string", "format": "binary", "description":
+                               "The first sheet: a header row naming the fields, one row per line. At most "
+                               f"IMPORT_MAX_XLSX_UNPACKED_BYTES ({DEFAULT_MAX_UNPACKED_BYTES}) unpacked. {exported}"}}}}

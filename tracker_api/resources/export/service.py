@@ -19,6 +19,7 @@ from itertools import chain
 
 from flask import Response, current_app, g, request
 from flask_smorest import abort
+from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Client, TrackingNumber
@@ -32,15 +33,15 @@ BATCH_SIZE = 1000
 MEDIA_TYPES = {encoder.media_type: name for name, encoder in ENCODERS.items()}  # in order of preference
 
 
-def export_tracking(bot_id, export_format=None, bom=False, status_filter=None, client_code=None):
+def export_tracking(bot_id, export_format=None, status_filter=None, client_code=None, **options):
     statement = select_tracking(bot_id, status_filter, client_code)
     return export_response(f"tracking-{bot_id}", statement, TrackingNumber, TrackingNumberSchema(),
-                           export_format, bom)
+                           export_format, **options)
 
 
-def export_clients(bot_id, export_format=None, bom=False):
+def export_clients(bot_id, export_format=None, **options):
     statement = db.select(Client).where(Client.bot_id == bot_id)
-    return export_response(f"clients-{bot_id}", statement, Client, ClientSchema(), export_format, bom)
+    return export_response(f"clients-{bot_id}", statement, Client, ClientSchema(), export_format, **options)
 
 
 def negotiate_format(requested):
@@ -51,8 +52,8 @@ def negotiate_format(requested):
         return "csv"
     best = request.accept_mimetypes.best_match(list(MEDIA_TYPES))
     if best is None:
-        abort(406, message="Exports are text/csv or application/x-ndjson: accept one of them, or pass "
-                           "format=csv or format=ndjson.")
+        abort(406, message=f"Exports are {', '.join(MEDIA_TYPES)}: accept one of them, or pass "
+                           f"format={' or format='.join(ENCODERS)}.")
     return MEDIA_TYPES[best]
 
 
@@ -72,15 +73,29 @@ def keyset_batches(statement, model):
         last_id = batch[-1].id
 
 
-def export_response(name, statement, model, schema, export_format, bom):
-    """The streamed 200; the first batch is read here, while an error can still be a problem response."""
-    encoder = ENCODERS[negotiate_format(export_format)](schema, bom)
+def export_response(name, statement, model, schema, export_format, **options):
+    """The streamed 200; the first batch is read here, while an error can still be a problem response.
+    `options`: the CSV's bom and delimiter."""
+    encoder = ENCODERS[negotiate_format(export_format)](schema, name, **options)
+    if encoder.sent_when_complete:
+        check_complete_size(statement, encoder)
     batches = keyset_batches(statement, model)
     first = next(batches, [])
     chunks = encode_stream(encoder, chain([first], batches), name, g.get("request_id"))
     body = in_app_context(current_app._get_current_object(), chunks)
     return Response(body, content_type=encoder.content_type,
                     headers={"Content-Disposition": f'attachment; filename="{name}.{encoder.extension}"'})
+
+
+def check_complete_size(statement, encoder):
+    """A body sent only when complete (XLSX) must be made before a proxy gives up waiting for its first byte:
+    more rows than EXPORT_XLSX_MAX_ROWS is a 422 that says what to do instead."""
+    limit = current_app.config["EXPORT_XLSX_MAX_ROWS"]
+    rows = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    if rows > limit:
+        abort(422, message=f"An {encoder.extension.upper()} export holds at most {limit} rows and this one has "
+                           f"{rows}: export format=csv or format=ndjson (streamed, no limit), or filter it.",
+              extra={"max_rows": limit, "rows": rows})
 
 
 def in_app_context(app, chunks):
@@ -94,14 +109,19 @@ def in_app_context(app, chunks):
 
 
 def encode_stream(encoder, batches, name, request_id):
-    """The body, one chunk per batch. A failure is logged and re-raised: the server then cuts the connection."""
+    """The body, one chunk per batch (an encoder that sends all at the end yields its trailer's chunks; empty
+    chunks are not sent: to a server writing chunked encoding an empty one would end the body). A failure is
+    logged and re-raised: the server then cuts the connection."""
     rows = 0
     try:
-        yield encoder.header()
+        yield from filter(None, [encoder.header()])
         for batch in batches:
-            yield encoder.encode(batch)
+            yield from filter(None, [encoder.encode(batch)])
             rows += len(batch)
+        yield from filter(None, encoder.trailer())
     except Exception:
         log.exception("export %s failed after %d rows (request %s); the response was cut short",
                       name, rows, request_id)
         raise
+    finally:
+        encoder.close()

@@ -1,22 +1,18 @@
 """Tracking number endpoints: /api/v1/tracking/{bot_id}/..."""
 import marshmallow as ma
+from flask import request
 from flask.views import MethodView
+from flask_smorest import abort
 
 from ...access.authentication import current_key_id
 from ...serialization.schemas import PageQuerySchema
 from ...writes.imports import ImportResultSchema, import_request_body, run_import
-from ..blueprint import BODY_RESPONSES, Blueprint
+from ..blueprint import BODY_RESPONSES, CHANGED_SINCE_READ, Blueprint
 from ..paths import BOT_ID, RECORD_ID
 from . import service
-from .schemas import (
-    ClientCodePathSchema,
-    TrackingCreateSchema,
-    TrackingHistorySchema,
-    TrackingListQuerySchema,
-    TrackingListSchema,
-    TrackingNumberSchema,
-    TrackingUpdateSchema,
-)
+from .schemas import (ClientCodePathSchema, TrackingCreateSchema, TrackingHistorySchema, TrackingListQuerySchema,
+                      TrackingListSchema, TrackingNumberPathSchema, TrackingNumberSchema, TrackingReplaceSchema,
+                      TrackingUpdateSchema)
 
 blp = Blueprint("tracking", __name__, url_prefix="/tracking", description="Parcels and their status")
 
@@ -68,6 +64,42 @@ class TrackingNumberById(MethodView):
     def delete(self, bot_id, tracking_id):
         """Delete a tracking number and its history; the change feed reports it as deleted"""
         service.delete_tracking(bot_id, tracking_id, precondition=if_match)
+
+
+def if_match_or_absent(record):
+    """If-Match on a create-or-replace: checked against the parcel; when there is none, no ETag matches (not
+    even `*`), so a replace of a parcel that has since been deleted is a 412, not a silent re-creation."""
+    if record is not None:
+        if_match(record)
+    elif request.if_match:
+        abort(412, message=CHANGED_SINCE_READ)
+
+
+# `path`: a tracking number may contain "/" (sent as %2F, or plainly); merge_slashes off, so "A//B" stays itself.
+@blp.route(f"/{BOT_ID}/by-number/<path:tracking_number>", merge_slashes=False)
+class TrackingNumberByNumber(MethodView):
+    @blp.etag
+    @blp.arguments(TrackingNumberPathSchema, location="path", as_kwargs=True, unknown=ma.EXCLUDE)
+    @blp.response(200, TrackingNumberSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, bot_id, tracking_number):
+        """Get one tracking number by its number (percent-encode characters such as /)"""
+        return service.get_tracking_by_number(bot_id, tracking_number)
+
+    @blp.etag
+    @blp.arguments(TrackingNumberPathSchema, location="path", as_kwargs=True, unknown=ma.EXCLUDE)
+    @blp.arguments(TrackingReplaceSchema)
+    @blp.response(200, TrackingNumberSchema, description="The parcel existed and is now exactly the body.")
+    @blp.alt_response(201, schema=TrackingNumberSchema, description="The parcel was created.", success=True)
+    @blp.alt_response(409, response="CONFLICT")
+    def put(self, fields, bot_id, tracking_number):
+        """Create or replace the tracking number with this number (201 created, 200 replaced)
+
+        A replace makes the parcel exactly the body: fields left out take the create defaults (status pending,
+        quantity 1, the others null)."""
+        record, created = service.put_tracking_by_number(bot_id, tracking_number, fields,
+                                                         api_key_id=current_key_id(), precondition=if_match_or_absent)
+        return record, 201 if created else 200
 
 
 @blp.route(f"/{BOT_ID}/{RECORD_ID.format('tracking_id')}/history")

@@ -77,6 +77,13 @@ class ClientCodePathSchema(ma.Schema):
     client_code = client_code_field(required=True)
 
 
+class TrackingNumberPathSchema(ma.Schema):
+    """The tracking number in /by-number/{tracking_number} (percent-encoded where needed, e.g. `/` as %2F):
+    checked like the field, so odd bytes never reach SQL."""
+
+    tracking_number = tracking_number_field(required=True)
+
+
 class TrackingFieldsSchema(BodySchema):
     """The writable fields; shared by create (some required) and update (all optional)."""
 
@@ -99,6 +106,13 @@ class TrackingCreateSchema(TrackingFieldsSchema):
                               metadata={"enum": list(STATUSES), "example": "pending"})
     quantity = ma.fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=1_000_000),
                                  metadata={"example": 5})
+
+
+# PUT .../by-number/{tracking_number}: a whole parcel, its number in the path. Fields left out take the create
+# defaults (status pending, quantity 1, the others null), so the parcel becomes exactly the body.
+TrackingReplaceSchema = BodySchema.from_dict(
+    {name: field for name, field in TrackingCreateSchema._declared_fields.items() if name != "tracking_number"},
+    name="TrackingReplace")
 
 
 class TrackingUpdateSchema(TrackingFieldsSchema):
