@@ -2,7 +2,7 @@
 from .api_key import KEY_KINDS, ApiKey
 from .bot import SUBSCRIPTION_STATUSES, Bot
 from .client import Client
-from .deleted_record import DELETED_KINDS, DeletedRecord
+from .deleted_record import DELETED_KINDS, REMOVAL_REASONS, DeletedRecord
 from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
 from .totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
@@ -14,5 +14,5 @@ __all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "Idempoten
            "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
            "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "DELIVERY_STATES", "TEST_EVENT_TYPE",
            "WEBHOOK_EVENT_TYPES",
-           "DELETED_KINDS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
+           "DELETED_KINDS", "REMOVAL_REASONS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
            "SUBSCRIPTION_STATUSES"]

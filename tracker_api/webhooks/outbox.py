@@ -75,7 +75,8 @@ def event_payload(event_id, event_type, bot_id, sequence, data, at=None):
 
 def _deletion_seq(session, kind, instance):
     for new in session.new:
-        if isinstance(new, DeletedRecord) and new.kind == kind and new.record_id == instance.id:
+        if (isinstance(new, DeletedRecord) and new.kind == kind and new.record_id == instance.id
+                and new.reason == "deleted"):
             return new.change_seq
     return instance.change_seq
 

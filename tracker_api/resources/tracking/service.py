@@ -59,13 +59,15 @@ def _deep_page_with_kept_total():
 
 DEEP_PAGE_WITH_KEPT_TOTAL = _deep_page_with_kept_total()
 TRACKING_FEED = Feed(TrackingNumber, "tracking", "tracking_numbers", total=totals.TRACKING_TOTALS[False],
-                     columns=LIST_COLUMNS)
+                     columns=LIST_COLUMNS, client_column=TrackingNumber.client_code)
 
 
 def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None, cursor=None, updated_since=None):
-    """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
+    """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes
+    (of one client's, given client_code)."""
     if cursor or updated_since:
-        return TRACKING_FEED.response(bot_id, page_size, cursor=cursor, updated_since=updated_since)
+        return TRACKING_FEED.response(bot_id, page_size, cursor=cursor, updated_since=updated_since,
+                                      client_code=client_code)
     offset = (page - 1) * page_size
     if not client_code:
         statement = (PAGES_WITH_KEPT_TOTAL[bool(status_filter)] if status_filter or offset < totals.BUCKETED_OFFSET
