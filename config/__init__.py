@@ -58,6 +58,9 @@ class Config:
     # (gunicorn kills a worker after 30 s); a twin request waits this long for the first to finish.
     # Rows one bulk import may carry (imports.py); a bigger batch is a 413 naming the maximum.
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000"))
+    # A deleted tracking number or client can be restored this long (restore.py); `flask purge-deleted` erases it
+    # for good afterwards.
+    RESTORE_WINDOW_DAYS = int(os.environ.get("RESTORE_WINDOW_DAYS", "30"))
     IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
     IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
     IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))

@@ -19,6 +19,7 @@ from .models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
 from .models.types import utcnow
 
 BOTS_WITHOUT_WEBHOOKS = "bots_without_webhooks"  # the session.info key of bots_without_webhooks()
+RESTORED = "restored_records"  # the session.info key of is_restored()
 # Built once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
 _LOCK = (update(Bot).where(Bot.id == bindparam("bot_id"))
          .values(change_seq=Bot.change_seq + bindparam("count", type_=Bot.change_seq.type))
@@ -31,13 +32,27 @@ def next_change_seq(bot_id):
     return next_change_seqs(bot_id, 1)
 
 
-def record_deletion(record, kind, code, change_seq, at=None):
+def record_deletion(record, kind, code, change_seq, at=None, snapshot=None):
     """Delete `record` and leave its tombstone numbered `change_seq` (from next_change_seq), in the same
-    transaction."""
+    transaction; `snapshot` (restore.py) is what a restore brings back."""
     db.session.add(DeletedRecord(bot_id=record.bot_id, kind=kind, record_id=record.id, code=code,
                                  change_seq=change_seq, deleted_at=at or utcnow(), reason="deleted",
-                                 client_code=record.client_code if kind == "tracking" else None))
+                                 client_code=record.client_code if kind == "tracking" else None,
+                                 snapshot=snapshot))
     db.session.delete(record)
+
+
+def record_restoration(record, tombstone):
+    """Insert `record` again (restore.py) and drop the tombstone it leaves behind; the webhooks announce it as
+    restored rather than created (is_restored)."""
+    db.session.add(record)
+    db.session.delete(tombstone)
+    db.session.info.setdefault(RESTORED, set()).add(id(record))
+
+
+def is_restored(session, instance):
+    """Whether this transaction brought `instance` back from its tombstone."""
+    return id(instance) in session.info.get(RESTORED, ())
 
 
 def next_change_seqs(bot_id, count):
@@ -75,6 +90,7 @@ def _forget_bots_without_webhooks(session, transaction):
     """What the locks found holds for their transaction only."""
     if transaction.parent is None:
         session.info.pop(BOTS_WITHOUT_WEBHOOKS, None)
+        session.info.pop(RESTORED, None)
 
 
 @event.listens_for(Session, "before_flush")

@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from ..changes import bots_without_webhooks  # changes.py's before_flush also loads deleted records for us
+from ..changes import bots_without_webhooks, is_restored  # changes.py's before_flush also loads deleted records
 from ..models import (Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent)
 from ..models.types import utcnow
 
@@ -86,7 +86,8 @@ def _changes(session):
     for instance in session.new:
         kind = KINDS.get(type(instance))
         if kind:
-            yield instance.bot_id, f"{kind}.created", instance, instance.change_seq, {}
+            action = "restored" if is_restored(session, instance) else "created"
+            yield instance.bot_id, f"{kind}.{action}", instance, instance.change_seq, {}
     for instance in session.deleted:
         kind = KINDS.get(type(instance))
         if kind:

@@ -2,8 +2,8 @@
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
-from ... import totals
-from ...changes import next_change_seq, record_deletion
+from ... import restore, totals
+from ...changes import next_change_seq, record_deletion, record_restoration
 from ...extensions import db
 from ...feed import Feed
 from ...imports import Importer
@@ -121,8 +121,22 @@ def delete_client(bot_id, client_id, *, precondition=None):
     client = get_client(bot_id, client_id, for_update=True)
     if precondition:
         precondition(client)
-    record_deletion(client, "client", client.client_code, change_seq)
+    record_deletion(client, "client", client.client_code, change_seq, snapshot=restore.snapshot(client))
     db.session.commit()
+
+
+def restore_client(bot_id, client_id):
+    """Bring a client deleted within the restore window back, with its id: a change like any other (a new change
+    number, updated_at now), announced as client.restored. Its code taken since is a 409."""
+    change_seq = next_change_seq(bot_id)
+    tombstone = restore.restorable(bot_id, "client", client_id, "Client")
+    restore.refuse_taken_id(Client, client_id, "Client")
+    client, _ = restore.revive(tombstone, Client)
+    client.change_seq, client.updated_at = change_seq, utcnow()
+    record_restoration(client, tombstone)
+    flush_or_conflict(Client.client_code, bot_id, client.client_code, "Client code")
+    db.session.commit()
+    return client
 
 
 # --- bulk import (imports.py runs it: all rows in one transaction, under the bot's lock) -------------------

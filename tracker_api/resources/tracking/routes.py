@@ -63,6 +63,17 @@ class TrackingNumberById(MethodView):
         service.delete_tracking(bot_id, tracking_id, precondition=if_match)
 
 
+@blp.route(f"/{BOT_ID}/{RECORD_ID.format('tracking_id')}/restore")
+class TrackingNumberRestore(MethodView):
+    @blp.response(200, TrackingNumberSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(410, response="GONE")
+    def post(self, bot_id, tracking_id):
+        """Restore a tracking number deleted within the restore window (30 days by default), with its id and history"""
+        return service.restore_tracking(bot_id, tracking_id)
+
+
 @blp.route(f"/{BOT_ID}/{RECORD_ID.format('tracking_id')}/history")
 class TrackingNumberHistory(MethodView):
     @blp.etag

@@ -4,8 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask_smorest import abort
 from sqlalchemy import bindparam, func, select
 
-from ... import totals
-from ...changes import next_change_seq, record_deletion
+from ... import restore, totals
+from ...changes import next_change_seq, record_deletion, record_restoration
 from ...extensions import db
 from ...feed import Feed
 from ...imports import Importer
@@ -199,13 +199,30 @@ def update_tracking(bot_id, tracking_id, changes, *, source="api", api_key_id=No
 
 
 def delete_tracking(bot_id, tracking_id, *, precondition=None):
-    """Delete a parcel with its history, leaving a tombstone for the change feed."""
+    """Delete a parcel with its history, leaving a tombstone for the change feed that keeps both for the restore
+    window."""
     change_seq = next_change_seq(bot_id)
     record = get_tracking(bot_id, tracking_id, for_update=True)
     if precondition:
         precondition(record)
-    record_deletion(record, "tracking", record.tracking_number, change_seq)
+    record_deletion(record, "tracking", record.tracking_number, change_seq,
+                    snapshot=restore.snapshot(record, status_history(record)))
     db.session.commit()
+
+
+def restore_tracking(bot_id, tracking_id):
+    """Bring a parcel deleted within the restore window back, with its id and history: a change like any other
+    (a new change number, updated_at now), announced as tracking.restored. Its number taken since is a 409."""
+    change_seq = next_change_seq(bot_id)
+    tombstone = restore.restorable(bot_id, "tracking", tracking_id, "Tracking number")
+    restore.refuse_taken_id(TrackingNumber, tracking_id, "Tracking number")
+    record, history = restore.revive(tombstone, TrackingNumber, StatusEvent)
+    record.history.extend(history)
+    record.change_seq, record.updated_at = change_seq, utcnow()
+    record_restoration(record, tombstone)
+    flush_or_conflict(TrackingNumber.tracking_number, bot_id, record.tracking_number, "Tracking number")
+    db.session.commit()
+    return record
 
 
 # --- bulk import (imports.py runs it: all rows in one transaction, under the bot's lock) -------------------
