@@ -154,7 +154,8 @@ def test_after_the_window_a_restore_is_410_and_purge_deleted_erases_the_data_for
 
     result = app.test_cli_runner().invoke(args=["purge-deleted"])
     assert result.exit_code == 0 and "purged 1 deleted records older than 30 days" in result.output
-    kept = in_app(app, lambda: {row.code: row.snapshot is not None for row in db.session.scalars(select(DeletedRecord))})
+    kept = in_app(app, lambda: {row.code: row.snapshot is not None
+                                for row in db.session.scalars(select(DeletedRecord))})
     assert kept == {"RESTORE1": False, "RECENT1": True}  # tombstones stay for the feed; the old one's data is gone
     assert http.post(f"{TRACKING}/{parcel['id']}/restore", headers=tenant.headers).status_code == 410
     assert http.post(f"{TRACKING}/{recent['id']}/restore", headers=tenant.headers).status_code == 200

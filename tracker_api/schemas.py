@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from .models.deleted_record import REMOVAL_REASONS
+from .timezones import is_time_zone, unknown_zone_message
 from .feed import InvalidCursor, cursor_kind, decode_cursor
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
@@ -69,6 +70,19 @@ class UTCDateTimeField(ma.fields.DateTime):
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
+
+
+class TimeZoneName(ma.fields.String):
+    """An IANA time zone name (Asia/Almaty); any other is refused, naming it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=64), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if not is_time_zone(name):
+            raise ma.ValidationError(unknown_zone_message(name))
+        return name
 
 
 class QuerySchema(ma.Schema):

@@ -2,8 +2,8 @@
 
 Why: `total` in every list, the statistics and page N of a list would otherwise scan the bot's rows on every
 request (a count(*) over a million parcels costs ~180 ms). Instead the tables in models/totals.py hold, per
-bot: parcels per status with their weight and cost, parcels created per UTC day, parcels per id bucket, and
-clients.
+bot: parcels per status with their weight and cost, parcels created per quarter of an hour (summed into the
+days of any time zone when read), parcels per id bucket, and clients.
 
 How they stay exact: a session listener (below) sees every flush that creates, changes or deletes a tracking
 number or a client, and adds the difference to the totals with upserts in the same transaction. A rolled-back
@@ -11,18 +11,20 @@ write rolls its totals back too, and every write already holds its bot's change 
 writes of one bot never race on its totals. Writes that bypass the ORM (SQL by hand) must be followed by
 `flask totals recount`; `flask totals check` compares the totals with a fresh count.
 """
+import bisect
 import functools
 from collections import Counter, defaultdict
-from datetime import timezone
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Date, and_, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, cast, delete, event, func, insert, inspect, literal,
+                        select, text)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from . import changes  # noqa: F401 - its before_flush loads deleted rows for the listener here
 from .extensions import db
-from .models import (Client, ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingNumber,
+from .models import (Client, ClientTotal, TrackingCreatedQuarter, TrackingIdBucket, TrackingNumber,
                      TrackingStatusTotal)
 
 # Ids per bucket. Page N's rows are found by summing bucket counts from the newest bucket down (a few
@@ -31,25 +33,30 @@ ID_BUCKET_WIDTH = 1024
 # Below this many rows to skip, a plain OFFSET is cheaper than summing buckets.
 BUCKETED_OFFSET = 5_000
 STATUS_MEASURES = ("status", "weight_kg", "total_cost_usd")
-TOTALS = (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal)
+QUARTER_SECONDS = 900  # TrackingCreatedQuarter's width: every time zone's offset is a multiple of it
+TOTALS = (TrackingStatusTotal, TrackingCreatedQuarter, TrackingIdBucket, ClientTotal)
 
 
 # --- keeping them ---------------------------------------------------------------------------------------
+
+def quarter_of(moment):
+    """The quarter hour (TrackingCreatedQuarter.quarter) an aware datetime falls in."""
+    return int(moment.timestamp()) // QUARTER_SECONDS
+
 
 class Changes:
     """What one flush adds to the totals, per bot."""
 
     def __init__(self):
         self.statuses = defaultdict(lambda: [0, Decimal(0), Decimal(0)])  # (bot, status) -> count, weight, cost
-        self.days = Counter()  # (bot, UTC day) -> parcels created
+        self.quarters = Counter()  # (bot, quarter hour) -> parcels created
         self.buckets = Counter()  # (bot, id bucket) -> parcels
         self.clients = Counter()  # bot -> clients
 
     def parcel(self, values, sign):
         """A parcel appears (sign 1) or goes (-1); `values` maps column names to its values."""
         self.measures(values["bot_id"], values, sign)
-        day = values["created_at"].astimezone(timezone.utc).date()
-        self.days[values["bot_id"], day] += sign
+        self.quarters[values["bot_id"], quarter_of(values["created_at"])] += sign
         self.buckets[values["bot_id"], values["id"] // ID_BUCKET_WIDTH] += sign
 
     def measures(self, bot_id, values, sign):
@@ -64,8 +71,8 @@ class Changes:
             TrackingStatusTotal: [
                 {"bot_id": bot, "status": status, "count": count, "total_weight_kg": weight, "total_cost_usd": cost}
                 for (bot, status), (count, weight, cost) in self.statuses.items() if count or weight or cost],
-            TrackingCreatedDay: [{"bot_id": bot, "day": day, "count": count}
-                                 for (bot, day), count in self.days.items() if count],
+            TrackingCreatedQuarter: [{"bot_id": bot, "quarter": quarter, "count": count}
+                                     for (bot, quarter), count in self.quarters.items() if count],
             TrackingIdBucket: [{"bot_id": bot, "bucket": bucket, "count": count}
                                for (bot, bucket), count in self.buckets.items() if count],
             ClientTotal: [{"bot_id": bot, "count": count} for bot, count in self.clients.items() if count],
@@ -170,27 +177,29 @@ def _move_totals(session, flush_context):
 
 # --- counting afresh: the operator's recount and check ------------------------------------------------------
 
-def _utc_day(column, dialect_name):
-    """The UTC date of a timestamp column. PostgreSQL: said explicitly, whatever the session's zone. SQLite
-    keeps UTC text (models/types.py); its first 19 characters, because date() refuses a "+00" suffix."""
+def _quarter(column, dialect_name):
+    """The quarter hour of a timestamp column (quarter_of in SQL). SQLite keeps UTC text (models/types.py): its
+    first 19 characters, as strftime() refuses a "+00" suffix."""
     if dialect_name == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(func.substr(column, 1, 19))
+        seconds = cast(func.floor(func.extract("epoch", column)), BigInteger)
+    else:
+        seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+    return seconds // QUARTER_SECONDS
 
 
 def counting_queries(dialect_name, bot_id=None):
     """{model: SELECT of its rows counted afresh from the parcels and clients (of one bot, or all)}."""
     parcels, clients = TrackingNumber, Client
     scope = (lambda model: model.bot_id == bot_id) if bot_id is not None else (lambda model: literal(True))
-    day = _utc_day(parcels.created_at, dialect_name)
+    quarter = _quarter(parcels.created_at, dialect_name)
     bucket = parcels.id // ID_BUCKET_WIDTH
     return {
         TrackingStatusTotal: select(parcels.bot_id, parcels.status, func.count(),
                                     func.coalesce(func.sum(parcels.weight_kg), 0),
                                     func.coalesce(func.sum(parcels.total_cost_usd), 0))
         .where(scope(parcels)).group_by(parcels.bot_id, parcels.status),
-        TrackingCreatedDay: select(parcels.bot_id, day, func.count()).where(scope(parcels))
-        .group_by(parcels.bot_id, day),
+        TrackingCreatedQuarter: select(parcels.bot_id, quarter, func.count()).where(scope(parcels))
+        .group_by(parcels.bot_id, quarter),
         TrackingIdBucket: select(parcels.bot_id, bucket, func.count()).where(scope(parcels))
         .group_by(parcels.bot_id, bucket),
         ClientTotal: select(clients.bot_id, func.count()).where(scope(clients)).group_by(clients.bot_id),
@@ -275,9 +284,9 @@ STATUS_TOTALS = select(TrackingStatusTotal.status, TrackingStatusTotal.count, Tr
                        TrackingStatusTotal.total_cost_usd).where(TrackingStatusTotal.bot_id == bindparam("bot_id"))
 # The overview's two reads in one round trip: the client total a column of every status row.
 _STATUS_TOTALS_WITH_CLIENTS = STATUS_TOTALS.add_columns(CLIENT_TOTAL.scalar_subquery().label("clients"))
-_CREATED_PER_DAY = select(TrackingCreatedDay.day, TrackingCreatedDay.count).where(
-    TrackingCreatedDay.bot_id == bindparam("bot_id"),
-    TrackingCreatedDay.day.between(bindparam("first_day"), bindparam("last_day")))
+_CREATED_QUARTERS = select(TrackingCreatedQuarter.quarter, TrackingCreatedQuarter.count).where(
+    TrackingCreatedQuarter.bot_id == bindparam("bot_id"),
+    TrackingCreatedQuarter.quarter >= bindparam("first"), TrackingCreatedQuarter.quarter < bindparam("end"))
 
 
 def _by_status(rows):
@@ -296,10 +305,19 @@ def status_and_client_totals(bot_id):
     return _by_status(rows), clients
 
 
-def created_per_day(bot_id, first_day, last_day):
-    """{date: parcels created} over the UTC days first_day..last_day (days without any left out)."""
-    rows = db.session.execute(_CREATED_PER_DAY, {"bot_id": bot_id, "first_day": first_day, "last_day": last_day})
-    return dict(rows.all())
+def created_per_day(bot_id, days, zone):
+    """[parcels created on each of `days`] (consecutive dates, oldest first) as days of the time zone `zone`
+    (a ZoneInfo): the kept quarters from the first day's midnight to the midnight after the last, each summed
+    into the day it starts in. Midnights are found by zoneinfo, so a 23- or 25-hour day (a DST change) holds
+    exactly its own hours."""
+    starts = [int(datetime.combine(day, time(0), tzinfo=zone).timestamp()) for day in days]
+    end = int(datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone).timestamp())
+    rows = db.session.execute(_CREATED_QUARTERS, {"bot_id": bot_id, "first": starts[0] // QUARTER_SECONDS,
+                                                  "end": -(-end // QUARTER_SECONDS)})
+    counts = [0] * len(days)
+    for quarter, count in rows:
+        counts[bisect.bisect_right(starts, quarter * QUARTER_SECONDS) - 1] += count
+    return counts
 
 
 def _row_bucket_statement():

@@ -5,14 +5,14 @@ from .client import Client
 from .deleted_record import DELETED_KINDS, REMOVAL_REASONS, DeletedRecord
 from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
-from .totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
+from .totals import ClientTotal, TrackingCreatedQuarter, TrackingIdBucket, TrackingStatusTotal
 from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
 from .webhook import (DELIVERY_STATES, TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint,
                       WebhookEvent)
 
 __all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
-           "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
+           "StatusEvent", "TrackingCreatedQuarter", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
            "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "DELIVERY_STATES", "TEST_EVENT_TYPE",
            "WEBHOOK_EVENT_TYPES",
-           "DELETED_KINDS", "REMOVAL_REASONS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
-           "SUBSCRIPTION_STATUSES"]
+           "DELETED_KINDS", "REMOVAL_REASONS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS",
+           "STATUS_SOURCES", "STATUSES", "SUBSCRIPTION_STATUSES"]
