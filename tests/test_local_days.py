@@ -79,6 +79,16 @@ def test_a_23_hour_day_in_new_york_by_the_tz_parameter(app, http, tenant, now):
     assert per_day(http, tenant)[1] == {"2026-03-08": 2, "2026-03-09": 2}  # the bot's own zone: UTC
 
 
+def test_a_half_hour_dst_change_on_lord_howe_island(app, http, tenant, now):
+    """Australia/Lord_Howe goes from +10:30 to +11 at 02:00 local on 2026-10-04 (15:30 UTC on the 3rd): a day of
+    23 and a half hours, whose both midnights are half past a UTC hour."""
+    now("2026-10-20T00:00:00")
+    add_parcels(app, "2026-10-03T13:29:00", "2026-10-03T13:30:00",  # 23:59 on the 3rd; midnight, the 4th
+                "2026-10-04T12:59:00", "2026-10-04T13:00:00")  # 23:59 (+11) on the 4th; midnight, the 5th
+    assert per_day(http, tenant, tz="Australia/Lord_Howe")[1] == {"2026-10-03": 1, "2026-10-04": 2,
+                                                                  "2026-10-05": 1}
+
+
 def test_a_change_of_the_bots_zone_moves_its_days_and_loses_no_parcel(app, http, tenant, now):
     """Asia/Almaty is UTC+5 (since 2024); Asia/Kolkata UTC+5:30, a zone whose midnight is half past a UTC hour."""
     now("2026-11-20T12:00:00")

@@ -74,11 +74,12 @@ def restorable(bot_id, kind, record_id, what):
 
 
 def revive(tombstone, model, history_model=None):
-    """(record, history) as the tombstone keeps them, as new instances with their ids; history rows that named an
-    API key deleted since keep no key."""
+    """(record, history) as the tombstone keeps them, as new instances: the record with its id, the history rows
+    in their order with new ids (no answer shows them, and SQLite may have handed the old ones out again).
+    History rows that named an API key deleted since keep no key."""
     kept = json.loads(tombstone.snapshot)
     record = _revive(model, kept["record"])
-    history = [_revive(history_model, values) for values in kept["history"]] if history_model else []
+    history = [_revive(history_model, {**values, "id": None}) for values in kept["history"]] if history_model else []
     named = {event.api_key_id for event in history if event.api_key_id is not None}
     if named:
         existing = set(db.session.scalars(select(ApiKey.id).where(ApiKey.id.in_(named))))

@@ -11,14 +11,13 @@ write rolls its totals back too, and every write already holds its bot's change 
 writes of one bot never race on its totals. Writes that bypass the ORM (SQL by hand) must be followed by
 `flask totals recount`; `flask totals check` compares the totals with a fresh count.
 """
-import bisect
 import functools
 from collections import Counter, defaultdict
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import (BigInteger, Integer, and_, bindparam, cast, delete, event, func, insert, inspect, literal,
-                        select, text)
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, case, cast, delete, event, func, insert, inspect,
+                        literal, select, text)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -34,6 +33,7 @@ ID_BUCKET_WIDTH = 1024
 BUCKETED_OFFSET = 5_000
 STATUS_MEASURES = ("status", "weight_kg", "total_cost_usd")
 QUARTER_SECONDS = 900  # TrackingCreatedQuarter's width: every time zone's offset is a multiple of it
+QUARTERS_PER_DAY = 86400 // QUARTER_SECONDS
 TOTALS = (TrackingStatusTotal, TrackingCreatedQuarter, TrackingIdBucket, ClientTotal)
 
 
@@ -284,9 +284,70 @@ STATUS_TOTALS = select(TrackingStatusTotal.status, TrackingStatusTotal.count, Tr
                        TrackingStatusTotal.total_cost_usd).where(TrackingStatusTotal.bot_id == bindparam("bot_id"))
 # The overview's two reads in one round trip: the client total a column of every status row.
 _STATUS_TOTALS_WITH_CLIENTS = STATUS_TOTALS.add_columns(CLIENT_TOTAL.scalar_subquery().label("clients"))
-_CREATED_QUARTERS = select(TrackingCreatedQuarter.quarter, TrackingCreatedQuarter.count).where(
-    TrackingCreatedQuarter.bot_id == bindparam("bot_id"),
-    TrackingCreatedQuarter.quarter >= bindparam("first"), TrackingCreatedQuarter.quarter < bindparam("end"))
+
+
+@functools.cache
+def _created_per_day_statement(switches):
+    """SELECT (local day number, parcels) of the bot :bot_id's quarters :first <= quarter < :end, summed into days
+    in the database (one range of the primary key, so that up to 2,880 rows never travel). A quarter's local day
+    is (quarter + the zone's offset in quarters) // QUARTERS_PER_DAY, days since 1970-01-01 there; the offset is
+    :offset_0 until the quarter :switch_1, then :offset_1, ...: `switches` is how often it changes in the range
+    (a DST change or two). Built once per number of switches."""
+    quarter = TrackingCreatedQuarter.quarter
+
+    def local_day(number):
+        return (quarter + bindparam(f"offset_{number}", type_=BigInteger)) // QUARTERS_PER_DAY
+    day = (case(*((quarter < bindparam(f"switch_{number + 1}"), local_day(number)) for number in range(switches)),
+                else_=local_day(switches)) if switches else local_day(0))
+    rows = (select(day.label("day"), TrackingCreatedQuarter.count)
+            .where(TrackingCreatedQuarter.bot_id == bindparam("bot_id"), quarter >= bindparam("first"),
+                   quarter < bindparam("end"))
+            .subquery())
+    # Grouped outside: PostgreSQL would not see the GROUP BY's expression, with its own parameters, as the selected
+    # one.
+    return select(rows.c.day, func.sum(rows.c.count)).group_by(rows.c.day)
+
+
+def _offset_quarters(quarter, zone):
+    """The zone's UTC offset at the start of a quarter, in quarters."""
+    offset = datetime.fromtimestamp(quarter * QUARTER_SECONDS, zone).utcoffset()
+    return int(offset.total_seconds()) // QUARTER_SECONDS
+
+
+def _offsets(first, end, zone):
+    """(offsets, switches): the zone's offsets over the quarters first..end-1, in quarters, and the first quarter
+    of each offset after the first. Probed every 25 hours, with a binary search where two probes differ (no zone
+    changes its offset twice within 25 hours)."""
+    offsets, switches = [_offset_quarters(first, zone)], []
+    known = first  # the last quarter known to have offsets[-1]
+    while known < end - 1:
+        probe = min(known + QUARTERS_PER_DAY + 4, end - 1)
+        offset = _offset_quarters(probe, zone)
+        if offset != offsets[-1]:
+            low, high = known, probe  # the new offset's first quarter is in (low, high]
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if _offset_quarters(middle, zone) == offsets[-1] else (low, middle)
+            offsets.append(offset)
+            switches.append(high)
+        known = probe
+    return offsets, switches
+
+
+def created_per_day(bot_id, days, zone):
+    """[parcels created on each of `days`] (consecutive dates, oldest first) as days of the time zone `zone`
+    (a ZoneInfo): the kept quarters from the first day's midnight to the midnight after the last, each counted
+    on the local day it starts in, with the zone's offset at that moment (zoneinfo's), so a 23- or 25-hour day (a
+    DST change) holds exactly its own hours. Exact for every zone whose offsets are whole quarters (all of today's)."""
+    midnights = [datetime.combine(day, time(0), tzinfo=zone) for day in (days[0], days[-1] + timedelta(days=1))]
+    first, end = (-(-int(midnight.timestamp()) // QUARTER_SECONDS) for midnight in midnights)
+    offsets, switches = _offsets(first, end, zone)
+    parameters = {"bot_id": bot_id, "first": first, "end": end,
+                  **{f"offset_{number}": offset for number, offset in enumerate(offsets)},
+                  **{f"switch_{number + 1}": switch for number, switch in enumerate(switches)}}
+    counts = dict(db.session.execute(_created_per_day_statement(len(switches)), parameters).all())
+    epoch = date(1970, 1, 1)
+    return [counts.get((day - epoch).days, 0) for day in days]
 
 
 def _by_status(rows):
@@ -303,21 +364,6 @@ def status_and_client_totals(bot_id):
     rows = db.session.execute(_STATUS_TOTALS_WITH_CLIENTS, {"bot_id": bot_id}).all()
     clients = (rows[0].clients or 0) if rows else client_total(bot_id)
     return _by_status(rows), clients
-
-
-def created_per_day(bot_id, days, zone):
-    """[parcels created on each of `days`] (consecutive dates, oldest first) as days of the time zone `zone`
-    (a ZoneInfo): the kept quarters from the first day's midnight to the midnight after the last, each summed
-    into the day it starts in. Midnights are found by zoneinfo, so a 23- or 25-hour day (a DST change) holds
-    exactly its own hours."""
-    starts = [int(datetime.combine(day, time(0), tzinfo=zone).timestamp()) for day in days]
-    end = int(datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone).timestamp())
-    rows = db.session.execute(_CREATED_QUARTERS, {"bot_id": bot_id, "first": starts[0] // QUARTER_SECONDS,
-                                                  "end": -(-end // QUARTER_SECONDS)})
-    counts = [0] * len(days)
-    for quarter, count in rows:
-        counts[bisect.bisect_right(starts, quarter * QUARTER_SECONDS) - 1] += count
-    return counts
 
 
 def _row_bucket_statement():

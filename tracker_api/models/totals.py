@@ -36,7 +36,8 @@ class TrackingCreatedQuarter(db.Model):
 
     Why quarters of an hour, not days: a day is a local day, whose bounds move with the zone, its DST changes
     and the bot's change of zone. Every zone's offset is a whole number of quarter hours (+3, +5:30, +5:45), so a
-    local day is always a whole run of quarters and its count is exact; 30 days are at most 2,880 rows to sum."""
+    local day is always a whole run of quarters and its count is exact; 30 days are at most 2,880 rows, summed
+    into days by the database (totals.created_per_day)."""
 
     __tablename__ = "tracking_created_quarters"
 
