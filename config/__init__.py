@@ -98,6 +98,10 @@ class Config:
     # last), and a bigger one would outlast nginx's proxy_read_timeout before its first byte (bench/README.md has
     # the rate). CSV and NDJSON stream as they are read and have no such limit.
     EXPORT_XLSX_MAX_ROWS = int(os.environ.get("EXPORT_XLSX_MAX_ROWS", "50000"))
+
+    # A deleted tracking number or client can be restored this long (writes/restore.py); `flask purge-deleted` erases it
+    # for good afterwards.
+    RESTORE_WINDOW_DAYS = int(os.environ.get("RESTORE_WINDOW_DAYS", "30"))
     IDEMPOTENCY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
     IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
     IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "2"))

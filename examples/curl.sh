@@ -44,6 +44,8 @@ call GET "/tracking/$BOT/by-client/CLIENT123"
 # The change feed: what changed since a time, then since the page's next_cursor (see the integration guide)
 call GET "/tracking/$BOT?updated_since=2025-01-01T00:00:00Z&page_size=10"
 call DELETE "/tracking/$BOT/$tracking_id"
+# A deletion can be undone for 30 days: the parcel comes back with its id and status history
+call POST "/tracking/$BOT/$tracking_id/restore"
 # Bulk import: rows created, updated or unchanged, all or nothing (JSON here; CSV too, see the guide)
 HEADER="Idempotency-Key: import-$number" call POST "/tracking/$BOT/import" \
   '[{"tracking_number": "'"$number"'-A", "client_code": "CLIENT123", "status": "in_transit"}]'
@@ -60,6 +62,7 @@ call PATCH "/clients/$BOT/$client_id" '{"phone": "+7 (701) 123-45-67"}'
 call PUT "/clients/$BOT/$client_id" '{"client_code": "'"$code"'", "name": "Алия Нурланова", "telegram_id": 512345678}'
 call PUT "/clients/$BOT/by-code/$code" '{"name": "Aliya Nurlanova", "telegram_username": "aliya_n"}'
 call DELETE "/clients/$BOT/$client_id"
+call POST "/clients/$BOT/$client_id/restore"
 call POST "/clients/$BOT/import" '[{"client_code": "'"$code"'-A", "name": "Бахтияр Садыков"}]'
 
 # Export: every matching record as CSV (or NDJSON), streamed

@@ -14,7 +14,7 @@ from tracker_api.models import ApiKey, Client, StatusEvent, TrackingNumber
 from tracker_api.models.types import utcnow
 from walkthrough import DEMO_BOT_ID, DEMO_CLIENTS, DEMO_TRACKING_NUMBERS, walk_every_endpoint
 
-BOT_KEYS = {"id", "name", "username", "is_active", "subscription_status"}
+BOT_KEYS = {"id", "name", "username", "is_active", "subscription_status", "timezone"}
 KEY_KEYS = {"id", "bot_id", "name", "kind", "prefix", "origins", "rate_limit_per_minute", "created_at", "expires_at",
             "revoked_at", "last_used_at", "last_used_address"}
 USAGE_KEYS = {"key_id", "bot_id", "name", "prefix", "rate_limit_per_minute", "last_used_at", "last_used_address",
@@ -68,7 +68,7 @@ def stored_key(app, key_id):
 def test_bots_create_prints_the_new_bot_and_bots_list_shows_it(cli_app):
     created = run_json(cli_app, "bots", "create", "--id", 123, "--name", "Demo Cargo", "--username", "@demo_bot")
     assert created == {"id": 123, "name": "Demo Cargo", "username": "@demo_bot", "is_active": True,
-                       "subscription_status": "active"}
+                       "subscription_status": "active", "timezone": "UTC"}
     trial = run_json(cli_app, "bots", "create", "--id", 7, "--name", "Trial Cargo", "--username", "@trial_bot",
                      "--subscription-status", "trial")
     assert trial["subscription_status"] == "trial"

@@ -215,16 +215,22 @@ class Records:
 
 
 def real_values(records, path, method):
-    """A value for each of the path's parameters naming a record that exists; a DELETE gets a record of its own."""
+    """A value for each of the path's parameters naming a record that exists; a DELETE gets a record of its own, and
+    a restore a record of its own that it deleted."""
     names = TEMPLATE_ARGUMENT.findall(path)
-    deleting = method == "delete"
+    restoring = path.endswith("/restore")
+    own = method == "delete" or restoring
     values = {"bot_id": DEMO_BOT_ID, "client_code": "CLIENT123", "tracking_number": "ABC123456"}
     records.client_id()  # CLIENT123 and ABC123456 exist unless a create just made them anew
     records.tracking_id()
     if "tracking_id" in names:
-        values["tracking_id"] = records.tracking_id(f"DEL{time.time_ns() % 10**9}" if deleting else "ABC123456")
+        values["tracking_id"] = records.tracking_id(f"DEL{time.time_ns() % 10**9}" if own else "ABC123456")
+        if restoring:
+            records.remove("tracking", values["tracking_id"])
     if "client_id" in names:
-        values["client_id"] = records.client_id(f"DEL{time.time_ns() % 10**9}" if deleting else "CLIENT123")
+        values["client_id"] = records.client_id(f"DEL{time.time_ns() % 10**9}" if own else "CLIENT123")
+        if restoring:
+            records.remove("clients", values["client_id"])
     if "webhook_id" in names:
         values["webhook_id"] = records.webhook_id()
     if "delivery_id" in names:

@@ -84,7 +84,7 @@ def test_after_the_walk_the_cursor_returns_only_what_changed_since_with_tombston
     assert pages[0]["tracking_numbers"][0]["current_status"] == "delivered"
     tombstone = pages[0]["deleted"][0]
     assert deleted(pages) == ["SYNC1"] and tombstone["id"] == records[1]["id"]
-    assert set(tombstone) == {"id", "tracking_number", "deleted_at"}
+    assert set(tombstone) == {"id", "tracking_number", "deleted_at", "reason"} and tombstone["reason"] == "deleted"
     assert pages[-1]["total"] == 4
 
 
@@ -134,7 +134,8 @@ def test_every_write_takes_the_bots_next_change_number(app, http, tenant):
 @pytest.mark.parametrize("query, field", [
     ({"updated_since": EPOCH, "cursor": encode_cursor("tracking", 1)}, "cursor"),
     ({"cursor": encode_cursor("tracking", 1), "status_filter": "pending"}, "status_filter"),
-    ({"updated_since": EPOCH, "client_code": "CLIENT123"}, "client_code"),
+    ({"cursor": encode_cursor("tracking", 1), "client_code": "CLIENT123"}, "cursor"),  # the whole feed's
+    ({"cursor": encode_cursor("tracking@OTHER", 1), "client_code": "CLIENT123"}, "cursor"),  # another client's
     ({"cursor": encode_cursor("tracking", 1), "page": 2}, "page"),
     ({"cursor": "not-a-cursor"}, "cursor"),
     ({"cursor": encode_cursor("client", 1)}, "cursor"),

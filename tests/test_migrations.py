@@ -171,6 +171,13 @@ def test_the_totals_migration_counts_the_rows_already_there(empty_app):
         assert rows("SELECT bot_id, bucket, count FROM tracking_id_buckets") == [("123", "0", "2"), ("123", "1", "1"),
                                                                                   ("456", "0", "1")]
         assert rows("SELECT bot_id, count FROM client_totals") == [("123", "1")]
+    # Later revisions carry the totals on (0012: days become quarter hours): at head they equal a fresh count.
+    flask_db(empty_app, "upgrade")
+    with empty_app.app_context():
+        # 2025-01-27 10:00:00 UTC is quarter 1931080; 23:59:59 is 1931135; 2025-01-28 00:00:00 and :01, 1931136.
+        assert sorted(tuple(row) for row in db.session.execute(text(
+            "SELECT bot_id, quarter, count FROM tracking_created_quarters"))) == [
+            (123, 1931080, 1), (123, 1931136, 2), (456, 1931135, 1)]
         with db.engine.connect() as connection:
             assert totals.differences(connection) == []
 

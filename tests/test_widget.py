@@ -194,12 +194,13 @@ def test_a_foreign_origin_is_refused_without_cors_headers(http, tenant, widget_k
         assert not cors_headers(response), headers
 
 
-def test_a_preflight_from_an_allowed_origin_allows_the_key_header_and_get_only(http, tenant, widget_key):
+def test_a_preflight_from_an_allowed_origin_allows_the_key_and_if_none_match_headers_and_get_only(http, tenant,
+                                                                                                  widget_key):
     response = http.options(lookup_path(tenant.bot_id), headers={"Origin": SHOP, **PREFLIGHT})
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
     assert response.headers["Access-Control-Allow-Methods"] == "GET"
-    assert response.headers["Access-Control-Allow-Headers"].lower() == "x-api-key"
+    assert response.headers["Access-Control-Allow-Headers"].lower() == "x-api-key, if-none-match"
     assert int(response.headers["Access-Control-Max-Age"]) > 0
     assert "Access-Control-Allow-Credentials" not in response.headers
 
@@ -341,3 +342,26 @@ def test_a_publishable_key_without_a_valid_origin_is_not_issued(app, tenant, opt
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
     listed = json.loads(run_cli(app, "keys", "list", "--bot-id", tenant.bot_id, "--json").output)
     assert [row["kind"] for row in listed] == ["secret"]
+
+
+# --- live updates: ETag and 304 -------------------------------------------------------------------------------
+
+def test_an_unchanged_parcel_is_a_304_without_a_body_readable_by_the_page(app, tenant, widget_key, parcel):
+    fresh = make_app_like(app)  # the session app's per-address widget budget is spent by the tests before
+    try:
+        http = fresh.test_client()
+        first = http.get(lookup_path(tenant.bot_id), headers=from_page(widget_key))
+        etag = first.headers["ETag"]
+        assert first.status_code == 200 and etag
+        assert "ETag" in first.headers["Access-Control-Expose-Headers"].split(", ")
+
+        again = http.get(lookup_path(tenant.bot_id), headers={**from_page(widget_key), "If-None-Match": etag})
+        assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+        assert again.headers["Access-Control-Allow-Origin"] == SHOP  # the page can see the 304
+
+        in_app(app, update_tracking, tenant.bot_id, parcel, {"status": "delivered"})
+        changed = http.get(lookup_path(tenant.bot_id), headers={**from_page(widget_key), "If-None-Match": etag})
+        assert changed.status_code == 200 and changed.get_json()["current_status"] == "delivered"
+        assert changed.headers["ETag"] != etag
+    finally:
+        dispose_app(fresh)

@@ -2,10 +2,13 @@
 nothing beyond this machine) opens examples/widget.html served from the company's site (one origin), which
 loads /api/widget.js from the API served by gunicorn with docker/gunicorn.conf.py on PostgreSQL and Redis
 (another origin). The customer types a tracking number and sees the parcel's timeline; the same page on a site
-the key was not issued for gets nothing (the pre-flight is refused, so the browser blocks the lookup).
+the key was not issued for gets nothing (the pre-flight is refused, so the browser blocks the lookup). While the
+page is visible the widget asks again for the parcel it shows, with If-None-Match: 304s on the wire until the
+status changes, then the new status on the page; a hidden page asks nothing.
 Screenshots go to $ARTIFACTS_DIR (default test-artifacts/)/widget/."""
 import functools
 import threading
+import time
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -32,6 +35,8 @@ from tracker_api.resources.tracking.service import update_tracking
 pytestmark = pytest.mark.slow
 BOT_ID = 3101
 NUMBER = "WIDGET000001"
+LIVE_NUMBER = "WIDGET000002"  # the live-update test changes its status; the other tests keep NUMBER as it is
+REFRESH_SECONDS = 10  # the widget's shortest data-refresh
 EXAMPLE_PAGE = REPO / "examples" / "widget.html"
 EXAMPLE_API = "https://your-api-domain.com"
 EXAMPLE_KEY = "tb_pk_your_publishable_key_here"
@@ -60,6 +65,7 @@ class StaticSite:
 
 @dataclass
 class WidgetStack:
+    app: object  # the app on the stack's database, for writes the page should notice
     api: Gunicorn
     api_origin: str
     key: str
@@ -68,9 +74,13 @@ class WidgetStack:
 
 
 def page_for(directory, api_origin, key):
-    """examples/widget.html as the company would publish it: its own API address, key and bot id."""
+    """examples/widget.html as the company would publish it: its own API address, key and bot id; and
+    live.html, the same with the shortest refresh interval."""
     page = EXAMPLE_PAGE.read_text().replace(EXAMPLE_API, api_origin).replace(EXAMPLE_KEY, key)
-    (directory / "widget.html").write_text(page.replace('data-bot="123"', f'data-bot="{BOT_ID}"'))
+    page = page.replace('data-bot="123"', f'data-bot="{BOT_ID}"')
+    (directory / "widget.html").write_text(page)
+    (directory / "live.html").write_text(page.replace('data-lang="ru"',
+                                                      f'data-lang="ru" data-refresh="{REFRESH_SECONDS}"'))
     return directory
 
 
@@ -104,7 +114,7 @@ def stack(tmp_path_factory):
         page_for(shop_root, api_origin, key)
         foreign = StaticSite(page_for(tmp_path_factory.mktemp("widget-foreign"), api_origin, key))
         sites.append(foreign)
-        yield WidgetStack(api, api_origin, key, shop, foreign)
+        yield WidgetStack(app, api, api_origin, key, shop, foreign)
     finally:
         for site in sites:
             site.stop()
@@ -200,3 +210,63 @@ def test_the_same_snippet_on_a_foreign_site_is_refused_and_the_browser_blocks_th
     driver.get(f"{stack.shop.origin}/widget.html")  # the same call from the shop's own page goes through
     wait_until(driver, lambda d: d.find_elements(*by_css(".tracker-widget")))
     assert fetch_from_page(driver, lookup, stack.key) == "status 200"
+
+
+def lookups_since(stack, seen_before, number):
+    """(method, status) of the API's lookups of `number` logged since the first `seen_before` request lines."""
+    return [(line["method"], line["status"]) for line in stack.api.request_lines()[seen_before:]
+            if line["path"].endswith(number)]
+
+
+def wait_for_lookups(stack, seen_before, number, wanted):
+    """The lookups logged once `wanted(lookups)` holds (the widget works on its own clock)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        lookups = lookups_since(stack, seen_before, number)
+        if wanted(lookups) or time.monotonic() > deadline:
+            return lookups
+        time.sleep(0.25)
+
+
+def test_the_shown_parcel_refreshes_with_304s_until_its_status_changes_and_not_while_hidden(stack, chromium,
+                                                                                           screenshot):
+    tracking_id = make_tracking(stack.app, BOT_ID, tracking_number=LIVE_NUMBER)
+    driver = chromium.driver
+    driver.get(f"{stack.shop.origin}/live.html")
+    seen_before = len(stack.api.request_lines())
+    search(driver, LIVE_NUMBER)
+    status = lambda d: d.find_elements(*by_css(".tracker-widget-status"))  # noqa: E731
+    assert wait_until(driver, status)[0].text == "Ожидает отправки"
+
+    # Unchanged: the widget asks again with the ETag it shows, and the answer is a 304 without a body (each
+    # after its CORS pre-flight: a conditional request is pre-flighted every time).
+    lookups = wait_for_lookups(stack, seen_before, LIVE_NUMBER, lambda found: ("GET", 304) in found)
+    assert [lookup for lookup in lookups if lookup[0] == "GET"] == [("GET", 200), ("GET", 304)], lookups
+    assert set(lookups) == {("GET", 200), ("GET", 304), ("OPTIONS", 204)}, lookups
+
+    # Changed on the server: the page shows the new status on its next check, without the visitor doing anything.
+    in_app(stack.app, update_tracking, BOT_ID, tracking_id, {"status": "in_transit"})
+    wait_until(driver, lambda d: status(d) and status(d)[0].text == "В пути")
+    steps = driver.find_elements(*by_css(".tracker-widget-timeline li"))
+    assert [step.get_attribute("data-status") for step in steps] == ["in_transit", "pending"]
+    assert lookups_since(stack, seen_before, LIVE_NUMBER).count(("GET", 200)) == 2
+    screenshot("widget-live-update")
+
+    # Hidden (another tab in front): no lookups at all; shown again: it asks at once.
+    driver.execute_script("window.visibilityLog = [];"
+                          "document.addEventListener('visibilitychange', function () {"
+                          "  window.visibilityLog.push(document.visibilityState); });")
+    shop_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    time.sleep(1)  # a check already on its way when the tab went to the back may still arrive
+    before_hiding = len(lookups_since(stack, seen_before, LIVE_NUMBER))
+    time.sleep(REFRESH_SECONDS * 1.5)
+    assert len(lookups_since(stack, seen_before, LIVE_NUMBER)) == before_hiding  # a check fell due: not asked
+    driver.close()
+    driver.switch_to.window(shop_tab)
+    shown_at = time.monotonic()
+    assert driver.execute_script("return window.visibilityLog") == ["hidden", "visible"]
+    shown_again = wait_for_lookups(stack, seen_before, LIVE_NUMBER,
+                                   lambda found: ("GET", 304) in found[before_hiding:])
+    assert time.monotonic() - shown_at < REFRESH_SECONDS / 2  # at once, not an interval later
+    assert [lookup for lookup in shown_again[before_hiding:] if lookup[0] == "GET"] == [("GET", 304)], shown_again

@@ -1,7 +1,8 @@
-"""The operator CLI: `flask --app wsgi bots|keys|security|totals|webhooks|demo ...`."""
+"""The operator CLI: `flask --app wsgi bots|keys|security|totals|webhooks|demo|purge-deleted ...`."""
 from .bots_cli import bots_cli
 from .demo import demo_command
 from .keys_cli import keys_cli
+from .purge_cli import purge_deleted_command
 from .security_cli import security_cli
 from .totals_cli import totals_cli
 from .webhooks_cli import webhooks_cli
@@ -14,3 +15,4 @@ def register_commands(app):
     app.cli.add_command(totals_cli)
     app.cli.add_command(webhooks_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(purge_deleted_command)

@@ -1,9 +1,9 @@
 """The data model; importing this package registers every table with the metadata."""
 from .api_key import KEY_KINDS, ApiKey
 from .bot import SUBSCRIPTION_STATUSES, Bot
-from .bot_totals import ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingStatusTotal
+from .bot_totals import ClientTotal, TrackingCreatedQuarter, TrackingIdBucket, TrackingStatusTotal
 from .client import Client
-from .deleted_record import DELETED_KINDS, DeletedRecord
+from .deleted_record import DELETED_KINDS, REMOVAL_REASONS, DeletedRecord
 from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
 from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
@@ -17,8 +17,8 @@ from .webhook import (
 )
 
 __all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
-           "StatusEvent", "TrackingCreatedDay", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
+           "StatusEvent", "TrackingCreatedQuarter", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
            "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "DELIVERY_STATES", "TEST_EVENT_TYPE",
            "WEBHOOK_EVENT_TYPES",
-           "DELETED_KINDS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS", "STATUS_SOURCES", "STATUSES",
-           "SUBSCRIPTION_STATUSES"]
+           "DELETED_KINDS", "REMOVAL_REASONS", "KEY_KINDS", "IDEMPOTENCY_STATES", "SECURITY_EVENT_KINDS",
+           "STATUS_SOURCES", "STATUSES", "SUBSCRIPTION_STATUSES"]

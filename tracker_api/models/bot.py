@@ -19,3 +19,5 @@ class Bot(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     # The number of the bot's latest change to its tracking numbers and clients: see writes/change_numbers.py.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The IANA time zone of the company (Asia/Almaty): its statistics count parcels per day of this zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")

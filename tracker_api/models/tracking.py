@@ -25,8 +25,9 @@ class TrackingNumber(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     bot_id: Mapped[int] = mapped_column(Integer, ForeignKey("bots.id", ondelete="CASCADE"))
     tracking_number: Mapped[str] = mapped_column(String(64))
-    client_code: Mapped[str] = mapped_column(String(64))
-    # active_history: a change loads the old value first, so that writes/totals.py can move the bot's totals exactly.
+    # active_history (here and below): a change loads the old value first, so that writes/change_numbers.py can
+    # record the client a parcel leaves, and writes/totals.py can move the bot's totals exactly.
+    client_code: Mapped[str] = mapped_column(String(64), active_history=True)
     status: Mapped[str] = mapped_column(String(20), active_history=True)
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 3), active_history=True)

@@ -10,7 +10,7 @@ from ..extensions import db
 from .types import BigId, EncryptedText, UTCDateTime, utcnow
 
 WEBHOOK_EVENT_TYPES = ("tracking.created", "tracking.status_changed", "tracking.updated", "tracking.deleted",
-                       "client.created", "client.updated", "client.deleted")
+                       "client.created", "client.updated", "client.deleted", "tracking.restored", "client.restored")
 TEST_EVENT_TYPE = "webhook.test"  # sent by "send a test event" only; no endpoint subscribes to it
 # pending: waiting for its first or next attempt (claimed while leased_until is in the future); succeeded: a 2xx;
 # failed: given up (retries spent, or its endpoint was disabled or deleted).

@@ -5,6 +5,7 @@ from flask_smorest import abort
 from sqlalchemy import bindparam, select
 
 from ..extensions import db
+from ..writes import restore
 from ..writes.change_numbers import next_change_seq, record_deletion
 
 
@@ -24,12 +25,14 @@ def bot_record(model, bot_id, record_id, what, *, for_update=False):
     return record
 
 
-def delete_bot_record(model, bot_id, record_id, what, *, kind, code_column, precondition=None):
+def delete_bot_record(model, bot_id, record_id, what, *, kind, code_column, precondition=None, history=None):
     """Delete one of this bot's records under its change lock, leaving a tombstone of `kind` (named by its
-    `code_column`) for the change feed. `precondition` (the request's If-Match) is checked on the locked row first."""
+    `code_column`) for the change feed, which keeps the record (and its `history(record)` rows) for the restore
+    window. `precondition` (the request's If-Match) is checked on the locked row first."""
     change_seq = next_change_seq(bot_id)
     record = bot_record(model, bot_id, record_id, what, for_update=True)
     if precondition:
         precondition(record)
-    record_deletion(record, kind, getattr(record, code_column), change_seq)
+    snapshot = restore.snapshot(record, history(record) if history else ())
+    record_deletion(record, kind, getattr(record, code_column), change_seq, snapshot=snapshot)
     db.session.commit()

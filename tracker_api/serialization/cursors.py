@@ -9,6 +9,11 @@ class InvalidCursor(ValueError):
     pass
 
 
+def cursor_kind(kind, client_code=None):
+    """What a cursor is a position in: a list's whole feed, or one client's."""
+    return f"{kind}@{client_code}" if client_code else kind
+
+
 def encode_cursor(kind, change_seq):
     return base64.urlsafe_b64encode(f"{CURSOR_VERSION}:{kind}:{change_seq}".encode()).decode().rstrip("=")
 

@@ -5,7 +5,9 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from .cursors import InvalidCursor, decode_cursor
+from ..models.deleted_record import REMOVAL_REASONS
+from .cursors import InvalidCursor, cursor_kind, decode_cursor
+from .timezones import is_time_zone, unknown_zone_message
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -70,6 +72,19 @@ class UTCDateTimeField(ma.fields.DateTime):
         super().__init__(format="iso", **kwargs)
 
 
+class TimeZoneName(ma.fields.String):
+    """An IANA time zone name (Asia/Almaty); any other is refused, naming it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=64), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if not is_time_zone(name):
+            raise ma.ValidationError(unknown_zone_message(name))
+        return name
+
+
 class QuerySchema(ma.Schema):
     """Query strings ignore parameters they do not know (cache busters, tracking tags)."""
 
@@ -90,6 +105,7 @@ class FeedQuerySchema(PageQuerySchema):
 
     feed_kind = None
     list_only_filters = ()
+    feed_client_filter = None  # the parameter, if any, that makes the feed one client's (feed.py)
 
     updated_since = ma.fields.AwareDateTime(format="iso", error_messages={
         "invalid": "Not a time: use ISO 8601 with a UTC offset, e.g. 2025-01-27T10:00:00+00:00.",
@@ -113,17 +129,22 @@ class FeedQuerySchema(PageQuerySchema):
                 raise ma.ValidationError("Not available in the change feed: it reports every change.", name)
         if "cursor" in data:
             try:
-                decode_cursor(self.feed_kind, data["cursor"])
+                decode_cursor(cursor_kind(self.feed_kind, data.get(self.feed_client_filter)), data["cursor"])
             except InvalidCursor as error:
                 raise ma.ValidationError(str(error), "cursor") from None
 
 
 def deleted_schema(code_field):
-    """The tombstone of a deleted record in a feed page: its id, its code under `code_field`, when."""
+    """The tombstone of a record that left a feed page: its id, its code under `code_field`, when, and why."""
     return ma.Schema.from_dict({
         "id": ma.fields.Integer(attribute="record_id", metadata={"example": 1}),
         code_field: ma.fields.String(attribute="code", metadata={"example": "ABC123456"}),
-        "deleted_at": UTCDateTimeField(metadata={"example": "2025-01-28T09:00:00+00:00"}),
+        "deleted_at": UTCDateTimeField(metadata={"example": "2025-01-28T09:00:00+00:00",
+                                                 "description": "When it was deleted, or moved away."}),
+        "reason": ma.fields.String(metadata={
+            "enum": list(REMOVAL_REASONS), "example": "deleted",
+            "description": "deleted; or, in one client's feed only, moved (to another client). Either way: drop "
+                           "it from your copy. More reasons may come: treat an unknown one as a removal."}),
     }, name=f"Deleted{code_field.title().replace('_', '')}")
 
 
@@ -131,7 +152,9 @@ def feed_fields(code_field):
     """The list response's change-feed members, present only when the request used the feed."""
     return {
         "deleted": ma.fields.List(ma.fields.Nested(deleted_schema(code_field)), metadata={
-            "description": "Change feed only: records deleted in this page's span of changes."}),
+            "description": "Change feed only: records deleted (or, in one client's feed, moved away) in this "
+                           "page's span of changes; never an id that is also in this page's list, so the two can "
+                           "be applied in either order."}),
         "next_cursor": ma.fields.String(metadata={
             "description": "Change feed only: pass as `cursor` for the next page (also when has_more is false: "
                            "it is where the next sync starts)."}),

@@ -8,6 +8,10 @@
  * other host. CSP-friendly: no inline code, no eval, no style element (styles are set through the DOM), and
  * every text from the server goes in as text, never as HTML. Russian and English: data-lang, else the
  * browser's language.
+ *
+ * Live updates: while the page is visible, the shown parcel is asked for again every data-refresh seconds
+ * (default 60, at least 10; 0 turns it off) with If-None-Match, so an unchanged parcel costs a 304 and no body.
+ * A hidden page (another tab, a minimised window) asks nothing; it asks at once when it is shown again.
  */
 (function () {
   "use strict";
@@ -49,17 +53,36 @@
   if (!script) {
     return;
   }
+  var DEFAULT_REFRESH_SECONDS = 60;
+  // Each visitor has 20 lookups a minute (the widget's per-address budget), and a check is two of them: browsers
+  // send a conditional request's CORS pre-flight every time (Chromium does not reuse a cached one for it). At
+  // most every 10 s leaves room for the visitor's own searches.
+  var MIN_REFRESH_SECONDS = 10;
   var config = {
     key: script.getAttribute("data-key") || "",
     bot: script.getAttribute("data-bot") || "",
     lang: pickLanguage(script.getAttribute("data-lang")),
-    api: new URL(script.src, document.baseURI).origin
+    api: new URL(script.src, document.baseURI).origin,
+    refreshMs: refreshInterval(script.getAttribute("data-refresh")) * 1000
   };
+  // The parcel on show: its number, the ETag of what is shown, the element it is shown in, the next check.
+  var shown = {number: null, etag: null, result: null, timer: null, checkedAt: 0};
   var text = MESSAGES[config.lang];
 
   function pickLanguage(wanted) {
     var language = (wanted || navigator.language || "en").toLowerCase().slice(0, 2);
     return MESSAGES[language] ? language : "en";
+  }
+
+  function refreshInterval(wanted) {
+    if (wanted === null || wanted === "") {
+      return DEFAULT_REFRESH_SECONDS;
+    }
+    var seconds = Number(wanted);
+    if (!isFinite(seconds) || seconds <= 0) {
+      return 0;
+    }
+    return Math.max(seconds, MIN_REFRESH_SECONDS);
   }
 
   function element(tag, styles, content) {
@@ -142,19 +165,34 @@
                            status, list);
   }
 
+  function request(number, etag) {
+    var url = config.api + "/api/v1/widget/" + encodeURIComponent(config.bot) + "/track/" +
+              encodeURIComponent(number);
+    var headers = {"X-API-Key": config.key};
+    if (etag) {
+      headers["If-None-Match"] = etag;
+    }
+    return fetch(url, {headers: headers, credentials: "omit", referrerPolicy: "no-referrer"});
+  }
+
   function lookUp(number, result, button) {
+    stopRefreshing();
+    shown.number = null;
     if (!number) {
       showMessage(result, text.empty);
       return;
     }
-    var url = config.api + "/api/v1/widget/" + encodeURIComponent(config.bot) + "/track/" +
-              encodeURIComponent(number);
     button.disabled = true;
     result.replaceChildren(element("p", {margin: "0", color: "#5b6472"}, text.searching));
-    fetch(url, {headers: {"X-API-Key": config.key}, credentials: "omit", referrerPolicy: "no-referrer"})
+    request(number, null)
       .then(function (response) {
         if (response.ok) {
-          return response.json().then(function (parcel) { showParcel(result, parcel); });
+          return response.json().then(function (parcel) {
+            showParcel(result, parcel);
+            shown = {number: number, etag: response.headers.get("ETag"), result: result, timer: null,
+                     checkedAt: Date.now()};
+            scheduleRefresh();
+          });
         }
         showMessage(result, response.status === 404 ? text.notFound
                                                     : response.status === 429 ? text.tooMany : text.failed);
@@ -162,6 +200,57 @@
       .catch(function () { showMessage(result, text.failed); })
       .then(function () { button.disabled = false; });
   }
+
+  // --- live updates: only while the page is visible ---------------------------------------------------------
+
+  function scheduleRefresh() {
+    stopRefreshing();
+    if (shown.number && config.refreshMs && !document.hidden) {
+      var due = Math.max(0, shown.checkedAt + config.refreshMs - Date.now());
+      shown.timer = setTimeout(refresh, due);
+    }
+  }
+
+  function stopRefreshing() {
+    clearTimeout(shown.timer);
+    shown.timer = null;
+  }
+
+  function refresh() {
+    var number = shown.number;
+    shown.checkedAt = Date.now();
+    request(number, shown.etag)
+      .then(function (response) {
+        if (number !== shown.number) {
+          return null;  // the visitor looked up another parcel meanwhile
+        }
+        if (response.status === 200) {
+          return response.json().then(function (parcel) {
+            shown.etag = response.headers.get("ETag");
+            showParcel(shown.result, parcel);
+          });
+        }
+        if (response.status === 404) {
+          showMessage(shown.result, text.notFound);
+          shown.number = null;
+        }
+        return null;  // 304: what is shown is current; 429 or a failure: keep it, try again later
+      })
+      .catch(function () { return null; })
+      .then(function () {
+        if (number === shown.number) {
+          scheduleRefresh();
+        }
+      });
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      stopRefreshing();
+    } else {
+      scheduleRefresh();  // at once if a check fell due while hidden
+    }
+  });
 
   function mount() {
     var target = script.getAttribute("data-target");

@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session
 
 from ..models import Client, DeletedRecord, TrackingNumber, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..models.types import utcnow
-from ..writes.change_numbers import (
-    bots_without_webhooks,  # writes/change_numbers.py's before_flush also loads deleted records for us
-)
+# change_numbers.py's before_flush also loads deleted records for us
+from ..writes.change_numbers import bots_without_webhooks, is_restored
 
 KINDS = {TrackingNumber: "tracking", Client: "client"}
 PAYLOAD_KEYS = {"tracking": "tracking_number", "client": "client"}
@@ -77,7 +76,8 @@ def event_payload(event_id, event_type, bot_id, sequence, data, at=None):
 
 def _deletion_seq(session, kind, instance):
     for new in session.new:
-        if isinstance(new, DeletedRecord) and new.kind == kind and new.record_id == instance.id:
+        if (isinstance(new, DeletedRecord) and new.kind == kind and new.record_id == instance.id
+                and new.reason == "deleted"):
             return new.change_seq
     return instance.change_seq
 
@@ -87,7 +87,8 @@ def _writes_to_announce(session):
     for instance in session.new:
         kind = KINDS.get(type(instance))
         if kind:
-            yield instance.bot_id, f"{kind}.created", instance, instance.change_seq, {}
+            action = "restored" if is_restored(session, instance) else "created"
+            yield instance.bot_id, f"{kind}.{action}", instance, instance.change_seq, {}
     for instance in session.deleted:
         kind = KINDS.get(type(instance))
         if kind:

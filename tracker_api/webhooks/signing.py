@@ -2,7 +2,7 @@
 
 During a secret rotation's grace period the header carries one v1= per valid secret (new first), so a receiver
 that still knows only the old secret keeps verifying while it switches. The secrets are stored encrypted
-(encryption.py); reencrypt_secrets moves them to the newest key.
+(models/encryption.py); reencrypt_secrets moves them to the newest key.
 """
 import hashlib
 import hmac

@@ -5,7 +5,8 @@ timestamps it would miss rows: a transaction that started earlier may commit lat
 Here every write first bumps `bots.change_seq` with one UPDATE, which locks the bot's row until the write
 commits, so a bot's writes commit one after another and their numbers increase in commit order: a reader that
 saw number N will never later find a committed change numbered below N. The lock is per bot and held only for
-one short write transaction. Deletions leave a tombstone (DeletedRecord) numbered the same way.
+one short write transaction. Deletions leave a tombstone (DeletedRecord) numbered the same way, and so does a
+parcel that moves to another client (a "moved" removal from the client it left: see _record_departures).
 
 Every write to those tables must go through `next_change_seq` before it touches a row: taking the bot's lock
 first is also what keeps two writes from ever waiting on each other's rows in opposite orders.
@@ -18,6 +19,7 @@ from ..models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
 from ..models.types import utcnow
 
 BOTS_WITHOUT_WEBHOOKS = "bots_without_webhooks"  # the session.info key of bots_without_webhooks()
+RESTORED = "restored_records"  # the session.info key of is_restored()
 # Built once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
 _LOCK = (update(Bot).where(Bot.id == bindparam("bot_id"))
          .values(change_seq=Bot.change_seq + bindparam("count", type_=Bot.change_seq.type))
@@ -30,12 +32,27 @@ def next_change_seq(bot_id):
     return next_change_seqs(bot_id, 1)
 
 
-def record_deletion(record, kind, code, change_seq, at=None):
+def record_deletion(record, kind, code, change_seq, at=None, snapshot=None):
     """Delete `record` and leave its tombstone numbered `change_seq` (from next_change_seq), in the same
-    transaction."""
+    transaction; `snapshot` (restore.py) is what a restore brings back."""
     db.session.add(DeletedRecord(bot_id=record.bot_id, kind=kind, record_id=record.id, code=code,
-                                 change_seq=change_seq, deleted_at=at or utcnow()))
+                                 change_seq=change_seq, deleted_at=at or utcnow(), reason="deleted",
+                                 client_code=record.client_code if kind == "tracking" else None,
+                                 snapshot=snapshot))
     db.session.delete(record)
+
+
+def record_restoration(record, tombstone):
+    """Insert `record` again (restore.py) and drop the tombstone it leaves behind; the webhooks announce it as
+    restored rather than created (is_restored)."""
+    db.session.add(record)
+    db.session.delete(tombstone)
+    db.session.info.setdefault(RESTORED, set()).add(id(record))
+
+
+def is_restored(session, instance):
+    """Whether this transaction brought `instance` back from its tombstone."""
+    return id(instance) in session.info.get(RESTORED, ())
 
 
 def next_change_seqs(bot_id, count):
@@ -73,6 +90,7 @@ def _forget_bots_without_webhooks(session, transaction):
     """What the locks found holds for their transaction only."""
     if transaction.parent is None:
         session.info.pop(BOTS_WITHOUT_WEBHOOKS, None)
+        session.info.pop(RESTORED, None)
 
 
 @event.listens_for(Session, "before_flush")
@@ -83,3 +101,19 @@ def _load_deleted_records(session, flush_context, instances):
         if isinstance(instance, (TrackingNumber, Client)):
             for column in inspect(instance).mapper.column_attrs:
                 getattr(instance, column.key)
+
+
+@event.listens_for(Session, "before_flush")
+def _record_departures(session, flush_context, instances):
+    """A parcel given another client code leaves its old client's change feed: a "moved" removal numbered with the
+    write, so that a copy of that client's parcels drops it. Here, not in the services, because every writer
+    (update, import, replace by number) changes the code by assigning it."""
+    for instance in list(session.dirty):
+        if isinstance(instance, TrackingNumber) and instance not in session.deleted:
+            history = inspect(instance).attrs.client_code.history
+            left = history.deleted[0] if history.deleted else None
+            if left is not None and history.added and history.added[0] != left:
+                session.add(DeletedRecord(bot_id=instance.bot_id, kind="tracking", record_id=instance.id,
+                                          code=instance.tracking_number, change_seq=instance.change_seq,
+                                          deleted_at=instance.updated_at or utcnow(), reason="moved",
+                                          client_code=left))

@@ -2,8 +2,8 @@
 
 Why: `total` in every list, the statistics and page N of a list would otherwise scan the bot's rows on every
 request (a count(*) over a million parcels costs ~180 ms). Instead the tables in models/bot_totals.py hold, per
-bot: parcels per status with their weight and cost, parcels created per UTC day, parcels per id bucket, and
-clients.
+bot: parcels per status with their weight and cost, parcels created per quarter of an hour (summed into the
+days of any time zone when read), parcels per id bucket, and clients.
 
 How they stay exact: a session listener (below) sees every flush that creates, changes or deletes a tracking
 number or a client, and adds the difference to the totals with upserts in the same transaction. A rolled-back
@@ -13,15 +13,17 @@ writes of one bot never race on its totals. Writes that bypass the ORM (SQL by h
 """
 import functools
 from collections import Counter, defaultdict
-from datetime import timezone
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Date, and_, bindparam, cast, delete, event, func, insert, inspect, literal, select, text
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, case, cast, delete, event, func, insert, inspect,
+                        literal, select, text)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Client, ClientTotal, TrackingCreatedDay, TrackingIdBucket, TrackingNumber, TrackingStatusTotal
+from ..models import (Client, ClientTotal, TrackingCreatedQuarter, TrackingIdBucket, TrackingNumber,
+                      TrackingStatusTotal)
 from . import change_numbers  # noqa: F401 - its before_flush loads deleted rows for the listener here
 
 # Ids per bucket. Page N's rows are found by summing bucket counts from the newest bucket down (a few
@@ -30,25 +32,31 @@ ID_BUCKET_WIDTH = 1024
 # Below this many rows to skip, a plain OFFSET is cheaper than summing buckets.
 BUCKETED_OFFSET = 5_000
 STATUS_MEASURES = ("status", "weight_kg", "total_cost_usd")
-TOTALS = (TrackingStatusTotal, TrackingCreatedDay, TrackingIdBucket, ClientTotal)
+QUARTER_SECONDS = 900  # TrackingCreatedQuarter's width: every time zone's offset is a multiple of it
+QUARTERS_PER_DAY = 86400 // QUARTER_SECONDS
+TOTALS = (TrackingStatusTotal, TrackingCreatedQuarter, TrackingIdBucket, ClientTotal)
 
 
 # --- keeping them ---------------------------------------------------------------------------------------
+
+def quarter_of(moment):
+    """The quarter hour (TrackingCreatedQuarter.quarter) an aware datetime falls in."""
+    return int(moment.timestamp()) // QUARTER_SECONDS
+
 
 class TotalsDelta:
     """What one flush adds to the totals, per bot."""
 
     def __init__(self):
         self.statuses = defaultdict(lambda: [0, Decimal(0), Decimal(0)])  # (bot, status) -> count, weight, cost
-        self.days = Counter()  # (bot, UTC day) -> parcels created
+        self.quarters = Counter()  # (bot, quarter hour) -> parcels created
         self.buckets = Counter()  # (bot, id bucket) -> parcels
         self.clients = Counter()  # bot -> clients
 
     def parcel(self, values, sign):
         """A parcel appears (sign 1) or goes (-1); `values` maps column names to its values."""
         self.measures(values["bot_id"], values, sign)
-        day = values["created_at"].astimezone(timezone.utc).date()
-        self.days[values["bot_id"], day] += sign
+        self.quarters[values["bot_id"], quarter_of(values["created_at"])] += sign
         self.buckets[values["bot_id"], values["id"] // ID_BUCKET_WIDTH] += sign
 
     def measures(self, bot_id, values, sign):
@@ -63,8 +71,8 @@ class TotalsDelta:
             TrackingStatusTotal: [
                 {"bot_id": bot, "status": status, "count": count, "total_weight_kg": weight, "total_cost_usd": cost}
                 for (bot, status), (count, weight, cost) in self.statuses.items() if count or weight or cost],
-            TrackingCreatedDay: [{"bot_id": bot, "day": day, "count": count}
-                                 for (bot, day), count in self.days.items() if count],
+            TrackingCreatedQuarter: [{"bot_id": bot, "quarter": quarter, "count": count}
+                                     for (bot, quarter), count in self.quarters.items() if count],
             TrackingIdBucket: [{"bot_id": bot, "bucket": bucket, "count": count}
                                for (bot, bucket), count in self.buckets.items() if count],
             ClientTotal: [{"bot_id": bot, "count": count} for bot, count in self.clients.items() if count],
@@ -170,27 +178,29 @@ def _move_totals(session, flush_context):
 
 # --- counting afresh: the operator's recount and check ------------------------------------------------------
 
-def _utc_day(column, dialect_name):
-    """The UTC date of a timestamp column. PostgreSQL: said explicitly, whatever the session's zone. SQLite
-    keeps UTC text (models/types.py); its first 19 characters, because date() refuses a "+00" suffix."""
+def _quarter(column, dialect_name):
+    """The quarter hour of a timestamp column (quarter_of in SQL). SQLite keeps UTC text (models/types.py): its
+    first 19 characters, as strftime() refuses a "+00" suffix."""
     if dialect_name == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(func.substr(column, 1, 19))
+        seconds = cast(func.floor(func.extract("epoch", column)), BigInteger)
+    else:
+        seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+    return seconds // QUARTER_SECONDS
 
 
 def counting_queries(dialect_name, bot_id=None):
     """{model: SELECT of its rows counted afresh from the parcels and clients (of one bot, or all)}."""
     parcels, clients = TrackingNumber, Client
     scope = (lambda model: model.bot_id == bot_id) if bot_id is not None else (lambda model: literal(True))
-    day = _utc_day(parcels.created_at, dialect_name)
+    quarter = _quarter(parcels.created_at, dialect_name)
     bucket = parcels.id // ID_BUCKET_WIDTH
     return {
         TrackingStatusTotal: select(parcels.bot_id, parcels.status, func.count(),
                                     func.coalesce(func.sum(parcels.weight_kg), 0),
                                     func.coalesce(func.sum(parcels.total_cost_usd), 0))
         .where(scope(parcels)).group_by(parcels.bot_id, parcels.status),
-        TrackingCreatedDay: select(parcels.bot_id, day, func.count()).where(scope(parcels))
-        .group_by(parcels.bot_id, day),
+        TrackingCreatedQuarter: select(parcels.bot_id, quarter, func.count()).where(scope(parcels))
+        .group_by(parcels.bot_id, quarter),
         TrackingIdBucket: select(parcels.bot_id, bucket, func.count()).where(scope(parcels))
         .group_by(parcels.bot_id, bucket),
         ClientTotal: select(clients.bot_id, func.count()).where(scope(clients)).group_by(clients.bot_id),
@@ -275,9 +285,70 @@ STATUS_TOTALS = select(TrackingStatusTotal.status, TrackingStatusTotal.count, Tr
                        TrackingStatusTotal.total_cost_usd).where(TrackingStatusTotal.bot_id == bindparam("bot_id"))
 # The overview's two reads in one round trip: the client total a column of every status row.
 _STATUS_TOTALS_WITH_CLIENTS = STATUS_TOTALS.add_columns(CLIENT_TOTAL.scalar_subquery().label("clients"))
-_CREATED_PER_DAY = select(TrackingCreatedDay.day, TrackingCreatedDay.count).where(
-    TrackingCreatedDay.bot_id == bindparam("bot_id"),
-    TrackingCreatedDay.day.between(bindparam("first_day"), bindparam("last_day")))
+
+
+@functools.cache
+def _created_per_day_statement(switches):
+    """SELECT (local day number, parcels) of the bot :bot_id's quarters :first <= quarter < :end, summed into days
+    in the database (one range of the primary key, so that up to 2,880 rows never travel). A quarter's local day
+    is (quarter + the zone's offset in quarters) // QUARTERS_PER_DAY, days since 1970-01-01 there; the offset is
+    :offset_0 until the quarter :switch_1, then :offset_1, ...: `switches` is how often it changes in the range
+    (a DST change or two). Built once per number of switches."""
+    quarter = TrackingCreatedQuarter.quarter
+
+    def local_day(number):
+        return (quarter + bindparam(f"offset_{number}", type_=BigInteger)) // QUARTERS_PER_DAY
+    day = (case(*((quarter < bindparam(f"switch_{number + 1}"), local_day(number)) for number in range(switches)),
+                else_=local_day(switches)) if switches else local_day(0))
+    rows = (select(day.label("day"), TrackingCreatedQuarter.count)
+            .where(TrackingCreatedQuarter.bot_id == bindparam("bot_id"), quarter >= bindparam("first"),
+                   quarter < bindparam("end"))
+            .subquery())
+    # Grouped outside: PostgreSQL would not see the GROUP BY's expression, with its own parameters, as the selected
+    # one.
+    return select(rows.c.day, func.sum(rows.c.count)).group_by(rows.c.day)
+
+
+def _offset_quarters(quarter, zone):
+    """The zone's UTC offset at the start of a quarter, in quarters."""
+    offset = datetime.fromtimestamp(quarter * QUARTER_SECONDS, zone).utcoffset()
+    return int(offset.total_seconds()) // QUARTER_SECONDS
+
+
+def _offsets(first, end, zone):
+    """(offsets, switches): the zone's offsets over the quarters first..end-1, in quarters, and the first quarter
+    of each offset after the first. Probed every 25 hours, with a binary search where two probes differ (no zone
+    changes its offset twice within 25 hours)."""
+    offsets, switches = [_offset_quarters(first, zone)], []
+    known = first  # the last quarter known to have offsets[-1]
+    while known < end - 1:
+        probe = min(known + QUARTERS_PER_DAY + 4, end - 1)
+        offset = _offset_quarters(probe, zone)
+        if offset != offsets[-1]:
+            low, high = known, probe  # the new offset's first quarter is in (low, high]
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if _offset_quarters(middle, zone) == offsets[-1] else (low, middle)
+            offsets.append(offset)
+            switches.append(high)
+        known = probe
+    return offsets, switches
+
+
+def created_per_day(bot_id, days, zone):
+    """[parcels created on each of `days`] (consecutive dates, oldest first) as days of the time zone `zone`
+    (a ZoneInfo): the kept quarters from the first day's midnight to the midnight after the last, each counted
+    on the local day it starts in, with the zone's offset at that moment (zoneinfo's), so a 23- or 25-hour day (a
+    DST change) holds exactly its own hours. Exact for every zone whose offsets are whole quarters (all of today's)."""
+    midnights = [datetime.combine(day, time(0), tzinfo=zone) for day in (days[0], days[-1] + timedelta(days=1))]
+    first, end = (-(-int(midnight.timestamp()) // QUARTER_SECONDS) for midnight in midnights)
+    offsets, switches = _offsets(first, end, zone)
+    parameters = {"bot_id": bot_id, "first": first, "end": end,
+                  **{f"offset_{number}": offset for number, offset in enumerate(offsets)},
+                  **{f"switch_{number + 1}": switch for number, switch in enumerate(switches)}}
+    counts = dict(db.session.execute(_created_per_day_statement(len(switches)), parameters).all())
+    epoch = date(1970, 1, 1)
+    return [counts.get((day - epoch).days, 0) for day in days]
 
 
 def _by_status(rows):
@@ -294,12 +365,6 @@ def status_and_client_totals(bot_id):
     rows = db.session.execute(_STATUS_TOTALS_WITH_CLIENTS, {"bot_id": bot_id}).all()
     clients = (rows[0].clients or 0) if rows else client_total(bot_id)
     return _by_status(rows), clients
-
-
-def created_per_day(bot_id, first_day, last_day):
-    """{date: parcels created} over the UTC days first_day..last_day (days without any left out)."""
-    rows = db.session.execute(_CREATED_PER_DAY, {"bot_id": bot_id, "first_day": first_day, "last_day": last_day})
-    return dict(rows.all())
 
 
 def _row_bucket_statement():

@@ -12,6 +12,8 @@ class BotSchema(ma.Schema):
     username = ma.fields.String(metadata={"example": "@company_bot"})
     is_active = ma.fields.Boolean(metadata={"example": True})
     subscription_status = ma.fields.String(metadata={"enum": list(SUBSCRIPTION_STATUSES), "example": "active"})
+    timezone = ma.fields.String(metadata={"example": "Asia/Almaty", "description":
+                                          "The company's IANA time zone: the days of its statistics."})
 
 
 class UsageQuerySchema(QuerySchema):

@@ -8,14 +8,25 @@ def get_bot(bot_id):
     return db.session.get(Bot, bot_id)
 
 
-def create_bot(*, name, username, bot_id=None, subscription_status="active"):
+def create_bot(*, name, username, bot_id=None, subscription_status="active", timezone="UTC"):
     """Without an id, take the one after the highest: ids are mostly the platform's own, given explicitly,
     and a PostgreSQL sequence that never saw them would hand one out again."""
     if bot_id is None:
         bot_id = (db.session.scalar(db.select(db.func.max(Bot.id))) or 0) + 1
-    bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True)
+    bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True,
+              timezone=timezone)
     db.session.add(bot)
     db.session.commit()
+    return bot
+
+
+def set_timezone(bot_id, timezone):
+    """Give the bot another time zone (a checked IANA name); None if there is no such bot. Its statistics' days
+    move with it at once: the kept totals are not by day (totals.py)."""
+    bot = db.session.get(Bot, bot_id)
+    if bot is not None:
+        bot.timezone = timezone
+        db.session.commit()
     return bot
 
 

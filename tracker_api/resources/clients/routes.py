@@ -76,6 +76,17 @@ class ClientById(MethodView):
         service.delete_client(bot_id, client_id, precondition=if_match)
 
 
+@blp.route(f"/{BOT_ID}/{RECORD_ID.format('client_id')}/restore")
+class ClientRestore(MethodView):
+    @blp.response(200, ClientSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(410, response="GONE")
+    def post(self, bot_id, client_id):
+        """Restore a client deleted within the restore window (30 days by default), with its id"""
+        return service.restore_client(bot_id, client_id)
+
+
 @blp.route(f"/{BOT_ID}/by-code/<string:client_code>")
 class ClientByCode(MethodView):
     @blp.arguments(ClientCodePathSchema, location="path", as_kwargs=True, unknown=ma.EXCLUDE)  # bot_id: converter

@@ -2,6 +2,8 @@
 (writes/change_numbers.py)."""
 
 from ...database import retry_after_integrity_error
+from ...writes import restore
+from ...writes.change_numbers import record_restoration
 from ...extensions import db
 from ...models import Client
 from ...models.types import utcnow
@@ -106,6 +108,20 @@ def delete_client(bot_id, client_id, *, precondition=None):
     by code, and a parcel outlives the customer record (the bot may register the code again)."""
     delete_bot_record(Client, bot_id, client_id, "Client", kind="client", code_column="client_code",
                       precondition=precondition)
+
+
+def restore_client(bot_id, client_id):
+    """Bring a client deleted within the restore window back, with its id: a change like any other (a new change
+    number, updated_at now), announced as client.restored. Its code taken since is a 409."""
+    change_seq = next_change_seq(bot_id)
+    tombstone = restore.restorable(bot_id, "client", client_id, "Client")
+    restore.refuse_taken_id(Client, client_id, "Client")
+    client, _ = restore.revive(tombstone, Client)
+    client.change_seq, client.updated_at = change_seq, utcnow()
+    record_restoration(client, tombstone)
+    flush_or_conflict(Client.client_code, bot_id, client.client_code, "Client code")
+    db.session.commit()
+    return client
 
 
 # --- bulk import (writes/imports.py runs it: all rows in one transaction, under the bot's lock) -------------------

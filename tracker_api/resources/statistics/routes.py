@@ -4,7 +4,7 @@ from flask.views import MethodView
 from ..blueprint import Blueprint
 from ..paths import BOT_ID
 from . import service
-from .schemas import OverviewSchema, TrackingStatisticsSchema
+from .schemas import OverviewSchema, StatisticsQuerySchema, TrackingStatisticsSchema
 
 blp = Blueprint("statistics", __name__, url_prefix="/statistics", description="Totals for dashboards")
 
@@ -21,7 +21,8 @@ class Overview(MethodView):
 @blp.route(f"/{BOT_ID}/tracking")
 class TrackingStatistics(MethodView):
     @blp.etag
+    @blp.arguments(StatisticsQuerySchema, location="query")
     @blp.response(200, TrackingStatisticsSchema)
-    def get(self, bot_id):
-        """Tracking statistics: count, weight and cost by status; creations per day over 30 days"""
-        return service.tracking_statistics(bot_id)
+    def get(self, query, bot_id):
+        """Tracking statistics: count, weight and cost by status; creations per local day over 30 days"""
+        return service.tracking_statistics(bot_id, query.get("tz"))

@@ -2,7 +2,7 @@
 import marshmallow as ma
 
 from ...models import STATUSES
-from ...serialization.schemas import money, weight
+from ...serialization.schemas import QuerySchema, TimeZoneName, money, weight
 
 
 class OverviewSchema(ma.Schema):
@@ -26,6 +26,12 @@ class DailyCountSchema(ma.Schema):
     created = ma.fields.Integer(metadata={"example": 12})
 
 
+class StatisticsQuerySchema(QuerySchema):
+    tz = TimeZoneName(metadata={"example": "Asia/Almaty", "description":
+                                "The IANA time zone whose days `created_per_day` counts; default: the bot's "
+                                "`timezone` (GET /bots/{bot_id})."})
+
+
 class TrackingStatisticsSchema(ma.Schema):
     total_tracking_numbers = ma.fields.Integer(metadata={"example": 500})
     total_weight_kg = weight(metadata={"example": 5250.0})
@@ -33,4 +39,7 @@ class TrackingStatisticsSchema(ma.Schema):
     by_status = ma.fields.Dict(keys=ma.fields.String(metadata={"enum": list(STATUSES)}),
                                values=ma.fields.Nested(StatusTotalsSchema))
     created_per_day = ma.fields.List(ma.fields.Nested(DailyCountSchema), metadata={
-        "description": "Tracking numbers created on each of the last 30 days (UTC), oldest first, zeros included."})
+        "description": "Tracking numbers created on each of the last 30 days (today included) of `timezone`, "
+                       "oldest first, zeros included."})
+    timezone = ma.fields.String(metadata={"example": "Asia/Almaty", "description":
+                                          "The time zone of the days: `tz` if given, else the bot's."})

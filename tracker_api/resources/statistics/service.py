@@ -3,8 +3,10 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from ...models import STATUSES
+from ...extensions import db
+from ...models import STATUSES, Bot
 from ...models.types import utcnow
+from ...serialization.timezones import time_zone
 from ...writes import totals
 
 ACTIVITY_DAYS = 30
@@ -25,17 +27,21 @@ def overview(bot_id):
             **{status: row["count"] for status, row in by_status.items()}}
 
 
-def _created_per_day(bot_id):
-    today = utcnow().date()
+def _created_per_day(bot_id, zone):
+    """The last ACTIVITY_DAYS days of `zone`, today there included, with the parcels created on each."""
+    today = utcnow().astimezone(zone).date()
     days = [today - timedelta(days=offset) for offset in range(ACTIVITY_DAYS - 1, -1, -1)]
-    counts = totals.created_per_day(bot_id, days[0], today)
-    return [{"date": day, "created": counts.get(day, 0)} for day in days]
+    counts = totals.created_per_day(bot_id, days, zone)
+    return [{"date": day, "created": count} for day, count in zip(days, counts)]
 
 
-def tracking_statistics(bot_id):
+def tracking_statistics(bot_id, tz=None):
+    """The totals by status, and parcels created per day of `tz` (a checked IANA name; default: the bot's)."""
+    tz = tz or db.session.scalar(db.select(Bot.timezone).where(Bot.id == bot_id))
     by_status = _every_status(totals.status_totals(bot_id))
     return {"total_tracking_numbers": sum(row["count"] for row in by_status.values()),
             "total_weight_kg": sum(row["total_weight_kg"] for row in by_status.values()),
             "total_cost_usd": sum(row["total_cost_usd"] for row in by_status.values()),
             "by_status": by_status,
-            "created_per_day": _created_per_day(bot_id)}
+            "created_per_day": _created_per_day(bot_id, time_zone(tz)),
+            "timezone": tz}

@@ -101,6 +101,16 @@ class TrackingNumberByNumber(MethodView):
                                                          api_key_id=current_key_id(), precondition=if_match_or_absent)
         return record, 201 if created else 200
 
+@blp.route(f"/{BOT_ID}/{RECORD_ID.format('tracking_id')}/restore")
+class TrackingNumberRestore(MethodView):
+    @blp.response(200, TrackingNumberSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(410, response="GONE")
+    def post(self, bot_id, tracking_id):
+        """Restore a tracking number deleted within the restore window (30 days by default), with its id and history"""
+        return service.restore_tracking(bot_id, tracking_id)
+
 
 @blp.route(f"/{BOT_ID}/{RECORD_ID.format('tracking_id')}/history")
 class TrackingNumberHistory(MethodView):

@@ -16,10 +16,10 @@ def tracking_number_field(**kwargs):
         metadata={"example": "ABC123456"}, **kwargs)
 
 
-def client_code_field(**kwargs):
+def client_code_field(metadata=None, **kwargs):
     return Text(max_length=64, min_length=1, validate=[validate.Regexp(
         CLIENT_CODE_PATTERN, error="Use letters, digits and . _ - only, starting with a letter or digit.")],
-        metadata={"example": "CLIENT123"}, **kwargs)
+        metadata={"example": "CLIENT123", **(metadata or {})}, **kwargs)
 
 
 class TrackingNumberSchema(ma.Schema):
@@ -65,10 +65,13 @@ class TrackingHistorySchema(ma.Schema):
 
 class TrackingListQuerySchema(FeedQuerySchema):
     feed_kind = "tracking"
-    list_only_filters = ("status_filter", "client_code")
+    list_only_filters = ("status_filter",)
+    feed_client_filter = "client_code"
 
     status_filter = ma.fields.String(validate=STATUS_CHOICE, metadata={"enum": list(STATUSES)})
-    client_code = client_code_field()
+    client_code = client_code_field(metadata={
+        "description": "Only this client's parcels. With updated_since or cursor: this "
+        "client's change feed, where a parcel deleted or moved to another client is in `deleted`."})
 
 
 class ClientCodePathSchema(ma.Schema):

@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask_smorest import abort
 from sqlalchemy import bindparam, func, select
 
+from ...writes import restore
+from ...writes.change_numbers import record_restoration
 from ...extensions import db
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
@@ -60,13 +62,15 @@ def _deep_page_with_kept_total():
 
 DEEP_PAGE_WITH_KEPT_TOTAL = _deep_page_with_kept_total()
 TRACKING_FEED = Feed(TrackingNumber, "tracking", "tracking_numbers", total=totals.TRACKING_TOTALS[False],
-                     columns=LIST_COLUMNS)
+                     columns=LIST_COLUMNS, client_column=TrackingNumber.client_code)
 
 
 def list_tracking(bot_id, page, page_size, status_filter=None, client_code=None, cursor=None, updated_since=None):
-    """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes."""
+    """A page of the bot's tracking numbers, newest first; or, given a cursor or updated_since, of its changes
+    (of one client's, given client_code)."""
     if cursor or updated_since:
-        return TRACKING_FEED.response(bot_id, page_size, cursor=cursor, updated_since=updated_since)
+        return TRACKING_FEED.response(bot_id, page_size, cursor=cursor, updated_since=updated_since,
+                                      client_code=client_code)
     offset = (page - 1) * page_size
     if not client_code:
         statement = (PAGES_WITH_KEPT_TOTAL[bool(status_filter)] if status_filter or offset < totals.BUCKETED_OFFSET
@@ -223,9 +227,25 @@ def update_tracking(bot_id, tracking_id, fields, *, source="api", api_key_id=Non
 
 
 def delete_tracking(bot_id, tracking_id, *, precondition=None):
-    """Delete a parcel with its history, leaving a tombstone for the change feed."""
+    """Delete a parcel with its history, leaving a tombstone for the change feed that keeps both for the restore
+    window."""
     delete_bot_record(TrackingNumber, bot_id, tracking_id, "Tracking number", kind="tracking",
-                      code_column="tracking_number", precondition=precondition)
+                      code_column="tracking_number", precondition=precondition, history=status_history)
+
+
+def restore_tracking(bot_id, tracking_id):
+    """Bring a parcel deleted within the restore window back, with its id and history: a change like any other
+    (a new change number, updated_at now), announced as tracking.restored. Its number taken since is a 409."""
+    change_seq = next_change_seq(bot_id)
+    tombstone = restore.restorable(bot_id, "tracking", tracking_id, "Tracking number")
+    restore.refuse_taken_id(TrackingNumber, tracking_id, "Tracking number")
+    record, history = restore.revive(tombstone, TrackingNumber, StatusEvent)
+    record.history.extend(history)
+    record.change_seq, record.updated_at = change_seq, utcnow()
+    record_restoration(record, tombstone)
+    flush_or_conflict(TrackingNumber.tracking_number, bot_id, record.tracking_number, "Tracking number")
+    db.session.commit()
+    return record
 
 
 # --- bulk import (writes/imports.py runs it: all rows in one transaction, under the bot's lock) -------------------

@@ -20,7 +20,9 @@ from ...web.errors import problem
 from .service import bot_allows_origin
 
 PREFLIGHT_MAX_AGE_SECONDS = 600
-EXPOSED_HEADERS = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-ID"
+EXPOSED_HEADERS = "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-ID"
+# If-None-Match: the widget's live updates ask whether the parcel changed since the ETag it shows.
+ALLOWED_HEADERS = f"{API_KEY_HEADER}, If-None-Match"
 
 
 def request_origin():
@@ -47,7 +49,7 @@ def answer_preflight():
     g.cors_origin = origin
     response = current_app.response_class(status=204, mimetype=None)
     response.headers.update({"Access-Control-Allow-Methods": "GET",
-                             "Access-Control-Allow-Headers": API_KEY_HEADER,
+                             "Access-Control-Allow-Headers": ALLOWED_HEADERS,
                              "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS)})
     return response
 

@@ -18,8 +18,10 @@ register_cors(blp)
 class WidgetTracking(MethodView):
     accepts_publishable_keys = True  # the only view that does (access/authentication.py)
 
+    @blp.etag
     @blp.response(200, PublicTrackingSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, bot_id, tracking_number):
-        """Look up one parcel's public status and timeline (the tracking widget; publishable or secret key)"""
+        """Look up one parcel's public status and timeline (the tracking widget; publishable or secret key); with
+        If-None-Match, an unchanged parcel is a 304 without a body (the widget's live updates)"""
         return service.public_tracking(bot_id, tracking_number)
