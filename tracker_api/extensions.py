@@ -1,4 +1,5 @@
 """Extension objects, created unbound and bound to the app in the factory."""
+from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -19,5 +20,6 @@ NAMING_CONVENTION = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
+babel = Babel()  # problem titles, details and field errors in the request's language (web/i18n.py)
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
 # storage its own REDIS_URL names, so access/rate_limits.py builds one per app.

@@ -11,6 +11,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..web.i18n import N_, gettext
+
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "metadata.google.internal", "metadata")
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
@@ -39,13 +41,13 @@ def parse_target(url):
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise UnsafeUrl(f"Not a valid URL: {error}.") from None
+        raise UnsafeUrl(gettext("Not a valid URL: %(error)s.", error=error)) from None
     if parts.scheme not in ("http", "https"):
-        raise UnsafeUrl("Use an http:// or https:// URL.")
+        raise UnsafeUrl(gettext("Use an http:// or https:// URL."))
     if not parts.hostname:
-        raise UnsafeUrl("The URL needs a host name.")
+        raise UnsafeUrl(gettext("The URL needs a host name."))
     if parts.username is not None or parts.password is not None:
-        raise UnsafeUrl("Put no user name or password in the URL: verify the signature instead.")
+        raise UnsafeUrl(gettext("Put no user name or password in the URL: verify the signature instead."))
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, parts.hostname.lower().rstrip("."), port or (443 if parts.scheme == "https" else 80),
                   path)
@@ -54,12 +56,12 @@ def parse_target(url):
 def forbidden_reason(address):
     """Why an IP address is no place for a webhook (loopback, private, ...), or None for a public one."""
     ip = _embedded_ipv4(ipaddress.ip_address(address))
-    for reason, found in (("loopback", ip.is_loopback), ("link-local (cloud metadata)", ip.is_link_local),
-                          ("private", ip.is_private), ("multicast", ip.is_multicast),
-                          ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved)):
+    for reason, found in ((N_("loopback"), ip.is_loopback), (N_("link-local (cloud metadata)"), ip.is_link_local),
+                          (N_("private"), ip.is_private), (N_("multicast"), ip.is_multicast),
+                          (N_("unspecified"), ip.is_unspecified), (N_("reserved"), ip.is_reserved)):
         if found:
             return reason
-    return None if ip.is_global else "not public"
+    return None if ip.is_global else N_("not public")
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -97,9 +99,10 @@ def check_host(host, allowed_hosts=()):
     if _literal_ip(host) is not None:
         reason = forbidden_reason(host)
         if reason:
-            raise UnsafeUrl(f"Webhook URLs must point at a public address, not a {reason} one ({host}).")
+            raise UnsafeUrl(gettext("Webhook URLs must point at a public address, not a %(reason)s one (%(host)s).",
+                                    reason=gettext(reason), host=host))
     elif host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES) or "." not in host:
-        raise UnsafeUrl(f"Webhook URLs must name a public host, not a local one ({host}).")
+        raise UnsafeUrl(gettext("Webhook URLs must name a public host, not a local one (%(host)s).", host=host))
 
 
 def resolve(host, port):
@@ -114,12 +117,13 @@ def address_to_connect(target, allowed_hosts=()):
     try:
         addresses = resolve(target.host, target.port)
     except OSError as error:
-        raise UnsafeUrl(f"Could not resolve {target.host}: {error}.") from None
+        raise UnsafeUrl(gettext("Could not resolve %(host)s: %(error)s.", host=target.host, error=error)) from None
     if not addresses:
-        raise UnsafeUrl(f"{target.host} resolves to no address.")
+        raise UnsafeUrl(gettext("%(host)s resolves to no address.", host=target.host))
     if target.host not in allowed_hosts:
         for address in addresses:
             reason = forbidden_reason(address.split("%")[0])
             if reason:
-                raise UnsafeUrl(f"{target.host} resolves to a {reason} address ({address}): refused.")
+                raise UnsafeUrl(gettext("%(host)s resolves to a %(reason)s address (%(address)s): refused.",
+                                        host=target.host, reason=gettext(reason), address=address))
     return addresses[0]

@@ -27,7 +27,9 @@ from flask_smorest import abort
 from ..database import retry_after_integrity_error
 from ..extensions import db
 from ..models.types import utcnow
+from ..web import problems
 from ..web.errors import problem
+from ..web.i18n import gettext, localize_field_errors
 from . import idempotency
 from .change_numbers import next_change_seqs
 
@@ -91,28 +93,28 @@ def read_rows(schema):
     elif request.mimetype == CSV_TYPE:
         rows = csv_rows(schema)
     else:
-        abort(415, message="Send the rows as a JSON array (Content-Type: application/json) or as CSV with a "
-                           "header row (Content-Type: text/csv).")
+        abort(415, message=gettext("Send the rows as a JSON array (Content-Type: application/json) or as CSV with "
+                                   "a header row (Content-Type: text/csv)."))
     if not rows:
-        abort(422, messages={"json": {"_body": ["Send at least one row."]}})
+        abort(422, messages={"json": {"_body": [gettext("Send at least one row.")]}})
     return rows
 
 
 def too_many_rows():
     limit = max_rows()
-    abort(413, message=f"An import takes at most {limit} rows; split the file into parts of {limit} or fewer.",
-          extra={"max_rows": limit})
+    abort(413, message=gettext("An import takes at most %(limit)s rows; split the file into parts of %(limit)s or "
+                               "fewer.", limit=limit), extra={"max_rows": limit})
 
 
 def json_rows():
     try:
         rows = json.loads(request.get_data(cache=True))
     except RecursionError:
-        abort(400, message="Invalid JSON body: nested too deeply.")
+        abort(400, message=gettext("Invalid JSON body: nested too deeply."))
     except ValueError as error:  # JSONDecodeError, bad UTF-8, a number past Python's digit limit
-        abort(400, message=f"Invalid JSON body: {error}.")
+        abort(400, message=gettext("Invalid JSON body: %(error)s.", error=error))
     if not isinstance(rows, list):
-        abort(422, messages={"json": {"_body": ["Send a JSON array with one object per row."]}})
+        abort(422, messages={"json": {"_body": [gettext("Send a JSON array with one object per row.")]}})
     if len(rows) > max_rows():
         too_many_rows()
     return list(enumerate(rows, 1))
@@ -124,14 +126,14 @@ def csv_rows(schema):
     try:
         text = request.get_data(cache=True).decode("utf-8-sig")  # Excel's byte order mark, if any, dropped
     except UnicodeDecodeError:
-        abort(400, message="The CSV body must be UTF-8 text.")
+        abort(400, message=gettext("The CSV body must be UTF-8 text."))
     lines = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(lines, None)
         if not header or not any(header):
-            abort(422, messages={"json": {"_body": ["The first CSV line must name the columns."]}})
+            abort(422, messages={"json": {"_body": [gettext("The first CSV line must name the columns.")]}})
         if len(set(header)) != len(header):
-            abort(422, messages={"json": {"_body": ["A column is named twice in the CSV header."]}})
+            abort(422, messages={"json": {"_body": [gettext("A column is named twice in the CSV header.")]}})
         rows = []
         for cells in lines:
             if not any(cells):
@@ -140,7 +142,7 @@ def csv_rows(schema):
                 too_many_rows()
             rows.append((len(rows) + 1, csv_row(header, cells, schema)))
     except csv.Error as error:
-        abort(400, message=f"Invalid CSV body (line {lines.line_num}): {error}.")
+        abort(400, message=gettext("Invalid CSV body (line %(line)s): %(error)s.", line=lines.line_num, error=error))
     return rows
 
 
@@ -165,7 +167,7 @@ def check_rows(importer, raw_rows):
         row = Row(number, raw)
         rows.append(row)
         if isinstance(raw, list):
-            row.errors = {"_row": ["More cells than the header has columns."]}
+            row.errors = {"_row": [gettext("More cells than the header has columns.")]}
             continue
         try:
             row.fields = importer.schema.load(raw)
@@ -176,7 +178,8 @@ def check_rows(importer, raw_rows):
         earlier = first_row_of.setdefault(row.code, number)
         if earlier != number:
             row.errors = {importer.code_field: [
-                f"Row {earlier} already has {row.code}; give each code once per import."]}
+                gettext("Row %(earlier)s already has %(code)s; give each code once per import.", earlier=earlier,
+                        code=row.code)]}
     return rows
 
 
@@ -250,9 +253,11 @@ def counts(results):
 def rejected(rows):
     """The 422: every row's result (errors, or "valid" for a row that had none) and nothing written."""
     failed = [row for row in rows if row.errors]
-    return problem(422, f"{len(failed)} of {len(rows)} rows have errors (first: row {failed[0].number}); "
-                        "nothing was imported. Fix them and send the whole import again.",
-                   type_="/problems/import-rejected",
+    for row in failed:
+        row.errors = localize_field_errors(row.errors)
+    detail = gettext("%(failed)s of %(total)s rows have errors (first: row %(first)s); nothing was imported. Fix them "
+                     "and send the whole import again.", failed=len(failed), total=len(rows), first=failed[0].number)
+    return problem(problems.IMPORT_REJECTED, detail,
                    errors={f"row {row.number}": row.errors for row in failed},
                    results=[row.answer() for row in rows],
                    counts={"valid": len(rows) - len(failed), "errors": len(failed)})

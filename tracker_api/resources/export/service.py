@@ -22,6 +22,7 @@ from flask_smorest import abort
 
 from ...extensions import db
 from ...models import Client, TrackingNumber
+from ...web.i18n import gettext
 from ..clients.schemas import ClientSchema
 from ..tracking.schemas import TrackingNumberSchema
 from ..tracking.service import select_tracking
@@ -51,8 +52,8 @@ def negotiate_format(requested):
         return "csv"
     best = request.accept_mimetypes.best_match(list(MEDIA_TYPES))
     if best is None:
-        abort(406, message="Exports are text/csv or application/x-ndjson: accept one of them, or pass "
-                           "format=csv or format=ndjson.")
+        abort(406, message=gettext("Exports are text/csv or application/x-ndjson: accept one of them, or pass "
+                                   "format=csv or format=ndjson."))
     return MEDIA_TYPES[best]
 
 
