@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from ..web.i18n import gettext, lazy_gettext
+from ..web.i18n import N_, gettext
 from .cursors import InvalidCursor, decode_cursor
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) never belong in a field.
@@ -93,8 +93,9 @@ class FeedQuerySchema(PageQuerySchema):
     list_only_filters = ()
 
     updated_since = ma.fields.AwareDateTime(format="iso", error_messages={
-        "invalid": lazy_gettext("Not a time: use ISO 8601 with a UTC offset, e.g. 2025-01-27T10:00:00+00:00."),
-        "invalid_awareness": lazy_gettext("Give the time with its UTC offset, e.g. 2025-01-27T10:00:00+00:00."),
+        # N_: marshmallow needs str messages; errors.py translates them when it answers
+        "invalid": N_("Not a time: use ISO 8601 with a UTC offset, e.g. 2025-01-27T10:00:00+00:00."),
+        "invalid_awareness": N_("Give the time with its UTC offset, e.g. 2025-01-27T10:00:00+00:00."),
     }, metadata={
         # No `example`: Swagger UI's "Try it out" would fill it in and turn every list into a feed.
         "description": "Change feed: start with the changes (and deletions) made at or after this time, in the "

@@ -1,10 +1,11 @@
 """The language of what people read in an answer: problem titles, details and field errors, English or Russian.
 
 `Accept-Language` picks it (English when the client names neither); machine-readable parts (`type`, `status`,
-field names) never change. Flask-Babel's gettext catalogue (tracker_api/translations/ru) holds every message:
-code marks its own with `gettext` (at request time) or `lazy_gettext` (at import time); the messages that
-marshmallow, webargs and werkzeug format in English before we see them are marked here with `N_` and translated
-back from their English form by `localize` when an error answer is built.
+field names) never change. Flask-Babel's gettext catalogue (tracker_api/translations/ru) holds every message.
+Code marks its own with `gettext` when a request is being answered, `lazy_gettext` for a module constant that
+becomes a detail, and `N_` for a message handed to marshmallow (which takes only str: a validator's `error=`, a
+field's `error_messages`). Those, and the messages marshmallow, webargs and werkzeug write in English themselves
+(marked below), are translated from their English form by `localize` when errors.py builds the answer.
 
 To add or change a message: write it in English in the code, wrapped as above, then `make translations` and fill
 in its `msgstr` in tracker_api/translations/ru/LC_MESSAGES/messages.po; `make translations` again compiles the
