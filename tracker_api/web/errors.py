@@ -24,7 +24,7 @@ class ProblemSchema(ma.Schema):
         unknown = ma.INCLUDE
 
     type = ma.fields.String(required=True, metadata={"example": problems.BLANK})
-    title = ma.fields.String(required=True, metadata={"example": "Unprocessable Entity"})
+    title = ma.fields.String(required=True, metadata={"example": "Invalid fields"})
     status = ma.fields.Integer(required=True, metadata={"example": 422})
     detail = ma.fields.String(required=True, metadata={"example": "page_size: Must be between 1 and 100."})
     request_id = ma.fields.String(metadata={"example": "0f5a3c1e9b7d4c2a8e6f1b3d5a7c9e0f"})

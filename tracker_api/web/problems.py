@@ -6,10 +6,15 @@ status phrase as its title (RFC 9457, 4.2.1): one entry per status, on the catal
 (errors.py) takes an entry (or a status with an `about:blank` entry) and refuses anything else under TESTING;
 tests/test_problem_catalogue.py finds every call site and checks the guide's error table against this registry.
 
-To add a problem type: one `typed(...)` line below, then use the constant: `problem(NEW_THING, gettext("..."))`.
-Its title, `happened` and `fix` are English messages for the catalogue: run `make translations` and write their
-Russian in tracker_api/translations/ru/LC_MESSAGES/messages.po (web/i18n.py says more); add its row to the error
-table of docs/API_INTEGRATION_GUIDE.md and docs/ru/API_INTEGRATION_GUIDE.md.
+To add a problem type, add one entry below and answer with it:
+
+    NEW_THING = typed("new-thing", 409, _l("Title"), _l("What happened."), _l("How to fix it."))
+    return problem(problems.NEW_THING, gettext("What happened to this request."))
+
+(a status that a plain `abort(status, message=...)` answers needs its `blank(...)` entry the same way). Then
+`make translations` and write the Russian of the new messages in tracker_api/translations/ru/LC_MESSAGES/messages.po
+(web/i18n.py says more), and add the row to the error tables of docs/API_INTEGRATION_GUIDE.md and its docs/ru twin:
+the tests name whatever is missing.
 """
 from dataclasses import dataclass
 
@@ -33,11 +38,6 @@ class ProblemType:
     def type(self):
         return f"{PAGES}/{self.slug}" if self.slug else BLANK
 
-    @property
-    def page(self):
-        """Where a person reads about it: its own page, or its status's section of the index."""
-        return f"{PAGES}/{self.slug}" if self.slug else f"{PAGES}/#status-{self.status}"
-
 
 BY_SLUG: dict[str, ProblemType] = {}
 BY_STATUS: dict[int, ProblemType] = {}  # the about:blank problems
@@ -45,7 +45,8 @@ BY_STATUS: dict[int, ProblemType] = {}  # the about:blank problems
 
 def typed(slug, status, title, happened, fix):
     """Register a problem type with its own page."""
-    assert slug not in BY_SLUG, f"problem type {slug} registered twice"
+    if slug in BY_SLUG:
+        raise ValueError(f"problem type {slug} registered twice")
     BY_SLUG[slug] = ProblemType(status, slug, title, happened, fix)
     return BY_SLUG[slug]
 
@@ -53,7 +54,8 @@ def typed(slug, status, title, happened, fix):
 def blank(status, title, happened, fix):
     """Register the about:blank problem of a status; its title is the status phrase, HTTPStatus(status).phrase in
     English (RFC 9457), which tests/test_problem_catalogue.py checks."""
-    assert status not in BY_STATUS, f"status {status} registered twice"
+    if status in BY_STATUS:
+        raise ValueError(f"the about:blank problem of {status} registered twice")
     BY_STATUS[status] = ProblemType(status, None, title, happened, fix)
     return BY_STATUS[status]
 
