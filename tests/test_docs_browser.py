@@ -195,6 +195,10 @@ def test_a_problem_page_in_russian_renders_under_its_security_policy(docs_site, 
     screenshot("problem-page-ru")
     driver.find_element(*by_css("a[hreflang='en']")).click()
     WebDriverWait(driver, WAIT_SECONDS).until(lambda browser: browser.find_element(*by_css("h1")).text == "Wrong bot")
+    driver.get(docs_site.url + "/problems/?lang=ru")
+    assert wait_for(driver, by_css("h1")).text == "Проблемы, которыми отвечает API"
+    assert driver.find_element(*by_css("#wrong-bot a")).get_attribute("href").endswith("/problems/wrong-bot?lang=ru")
+    screenshot("problem-catalogue-ru")
     assert_only_local_requests(chromium, docs_site)
     assert_no_console_errors(chromium)
     assert_nothing_left_the_machine(chromium)
