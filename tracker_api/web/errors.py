@@ -23,10 +23,17 @@ class ProblemSchema(ma.Schema):
         # RFC 9457 extension members: a problem may carry more, e.g. the 409's `existing_id`.
         unknown = ma.INCLUDE
 
-    type = ma.fields.String(required=True, metadata={"example": problems.BLANK})
-    title = ma.fields.String(required=True, metadata={"example": "Invalid fields"})
+    type = ma.fields.String(required=True, metadata={
+        "example": problems.BLANK, "description": f"The kind of problem: `{problems.BLANK}` when the status says it "
+        f"all, else `{problems.PAGES}/...`, a page of this API that says what happened and how to fix it (all of "
+        f"them: `{problems.PAGES}/`)."})
+    title = ma.fields.String(required=True, metadata={
+        "example": "Invalid fields", "description": "A short summary of the kind of problem, in the language asked "
+        "for with Accept-Language (en or ru)."})
     status = ma.fields.Integer(required=True, metadata={"example": 422})
-    detail = ma.fields.String(required=True, metadata={"example": "page_size: Must be between 1 and 100."})
+    detail = ma.fields.String(required=True, metadata={
+        "example": "page_size: Must be between 1 and 100.", "description": "A sentence for people, in the language "
+        "asked for with Accept-Language (en or ru); its wording may change, so branch on `type` and `status`."})
     request_id = ma.fields.String(metadata={"example": "0f5a3c1e9b7d4c2a8e6f1b3d5a7c9e0f"})
     errors = ma.fields.Dict(metadata={"description": "422 only: the messages for each invalid field"})
 
