@@ -106,6 +106,18 @@ test: browser-deps
 clean:
 	rm -rf $(VENV) $(PEERS_VENV) instance .pytest_cache
 
+# The Russian catalogue of every message the API sends (tracker_api/web/i18n.py): collect the messages from the code
+# (babel.cfg), merge them into the .po (new ones arrive with an empty msgstr: write their Russian), compile the .mo
+# that is committed beside it. tests/test_translations.py fails on a missing translation or a stale .mo.
+TRANSLATIONS := tracker_api/translations
+.PHONY: translations
+translations: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output --omit-header \
+		-o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete \
+		--width 120
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
+
 # The Schemathesis run of `make test` (tests/test_fuzz_openapi.py), longer: FUZZ_EXAMPLES generated cases per
 # operation instead of 25, on SQLite and PostgreSQL. FUZZ_SEED picks another reproducible run.
 FUZZ_EXAMPLES ?= 1000

@@ -195,3 +195,25 @@ def test_redoc_renders_every_operation_without_asking_another_host(docs_site, ch
     assert driver.execute_script("return arguments[0].naturalWidth", logo) > 0
     assert_no_console_errors(chromium)
     assert_nothing_left_the_machine(chromium)
+
+
+def test_a_problem_page_in_russian_renders_under_its_security_policy(docs_site, chromium, screenshot):
+    """The page a problem's `type` points at, through nginx, as a Russian-speaking developer opens it from an
+    answer; its link to the English page works. A CSP violation would be a console error."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium.driver
+    driver.get(docs_site.url + "/problems/wrong-bot?lang=ru")
+    assert wait_for(driver, by_css("h1")).text == "Чужой бот"
+    assert driver.find_element(*by_css("html")).get_attribute("lang") == "ru"
+    assert "Что случилось" in driver.find_element(*by_css("main")).text
+    screenshot("problem-page-ru")
+    driver.find_element(*by_css("a[hreflang='en']")).click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda browser: browser.find_element(*by_css("h1")).text == "Wrong bot")
+    driver.get(docs_site.url + "/problems/?lang=ru")
+    assert wait_for(driver, by_css("h1")).text == "Проблемы, которыми отвечает API"
+    assert driver.find_element(*by_css("#wrong-bot a")).get_attribute("href").endswith("/problems/wrong-bot?lang=ru")
+    screenshot("problem-catalogue-ru")
+    assert_only_local_requests(chromium, docs_site)
+    assert_no_console_errors(chromium)
+    assert_nothing_left_the_machine(chromium)

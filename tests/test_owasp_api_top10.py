@@ -383,13 +383,13 @@ class TestAPI5BrokenFunctionLevelAuthorization:
             assert response.content_type == PROBLEM
         assert rows_of_bot(app, tenant.bot_id) == before
 
-    def test_nginx_routes_only_the_api_docs_and_health_checks(self):
+    def test_nginx_routes_only_the_api_docs_problem_pages_and_health_checks(self):
         config = (REPO / "docker" / "nginx.conf").read_text()
         proxied = set()
         for location in re.finditer(r"location\s+([^{]+?)\s*\{([^}]*)\}", config):
             if "proxy_pass" in location.group(2):
                 proxied.add(location.group(1))
-        assert proxied == {"/api/", "= /healthz", "= /readyz"}
+        assert proxied == {"/api/", "/problems/", "= /healthz", "= /readyz"}
 
     def test_metrics_carry_no_tenant_identifiers(self, app, http, tenant, own):
         path = f"/api/v1/tracking/{tenant.bot_id}/{own['tracking_id']}"
@@ -599,6 +599,8 @@ NOT_API_OPERATIONS = {
     "/healthz": "load balancer probe, no data",
     "/readyz": "load balancer probe, no data",
     "/metrics": "Prometheus scrape, not routed by nginx (API5)",
+    "/problems/": "the error catalogue, an HTML page about the API's problems",
+    "/problems/<slug>": "the HTML page a problem's `type` points at",
 }
 RULE_ARGUMENT = re.compile(r"<(?:[^<>]*:)?([^<>:]+)>")
 

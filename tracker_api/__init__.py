@@ -8,13 +8,14 @@ from config import load_config
 from .access import register_access
 from .commands import register_commands
 from .database import register_database, register_rollback_on_error
-from .extensions import api, db, migrate
 from .access.replica_reads import register_replica_reads
+from .extensions import api, babel, db, migrate
 from .ops import health, register_observability
 from .resources import register_blueprints
 from .resources.reference import register_reference
 from .resources.widget import script as widget_script
-from .web import docs
+from .web import docs, problem_pages
+from .web.i18n import select_language
 from .web.json_provider import OrjsonProvider
 from .web.proxy import register_proxy_fix
 from .web.request_id import register_request_id
@@ -35,6 +36,7 @@ def create_app(config=None, **overrides):
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     api.init_app(app)
     register_reference(api)  # the introduction and code samples: before any operation is documented
+    babel.init_app(app, locale_selector=select_language)
 
     # Request hooks, in the order of these calls (after-request hooks run in the reverse order).
     register_request_id(app)
@@ -47,6 +49,7 @@ def create_app(config=None, **overrides):
 
     register_blueprints(api)
     app.register_blueprint(docs.blp)
+    app.register_blueprint(problem_pages.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(widget_script.blp)
     register_commands(app)

@@ -1,4 +1,5 @@
 """Extension objects, created unbound and bound to the app in the factory."""
+from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session
@@ -37,5 +38,6 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION),
                 session_options={"expire_on_commit": False, "class_": RoutingSession})
 migrate = Migrate()
 api = Api()
+babel = Babel()  # problem titles, details and field errors in the request's language (web/i18n.py)
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
 # storage its own REDIS_URL names, so access/rate_limits.py builds one per app.

@@ -13,7 +13,9 @@ resources/widget/cors.py.
 """
 from flask import current_app, request
 
+from ..web import problems
 from ..web.errors import problem
+from ..web.i18n import gettext
 from .caller import current_caller
 from .keys import KeyCheck, check_key
 
@@ -53,7 +55,7 @@ def refuse(reason, response):
 
 
 def _unauthorized(detail):
-    return problem(401, detail, type_="/problems/invalid-api-key",
+    return problem(problems.INVALID_API_KEY, detail,
                    headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'})
 
 
@@ -64,21 +66,20 @@ def authenticate_request():
     if check.usable is None:
         if check.refusal == "key-in-url":
             return refuse(check.refusal, _unauthorized(
-                "API keys are accepted only in the X-API-Key header, never in the URL."))
-        return refuse(check.refusal, _unauthorized("A valid API key is required in the X-API-Key header."))
+                gettext("API keys are accepted only in the X-API-Key header, never in the URL.")))
+        return refuse(check.refusal, _unauthorized(gettext("A valid API key is required in the X-API-Key header.")))
     api_key = check.usable
     if not api_key.bot_is_active:
-        return refuse("bot-inactive", problem(403, "This bot is inactive; its API keys cannot be used.",
-                                              type_="/problems/bot-inactive"))
+        return refuse("bot-inactive", problem(problems.BOT_INACTIVE,
+                                              gettext("This bot is inactive; its API keys cannot be used.")))
     # An unrouted path is left to its 404 (or 405), which tells a publishable key nothing either way.
     if api_key.is_publishable and request.url_rule is not None and not accepts_publishable_keys():
-        return refuse("publishable-key", problem(
-            403, "A publishable key (tb_pk_...) can only look up a parcel through the tracking widget; "
-                 "use a secret key from your server for this endpoint.", type_="/problems/publishable-key"))
+        return refuse("publishable-key", problem(problems.PUBLISHABLE_KEY, gettext(
+            "A publishable key (tb_pk_...) can only look up a parcel through the tracking widget; use a secret key "
+            "from your server for this endpoint.")))
     path_bot_id = (request.view_args or {}).get("bot_id")
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
-        return refuse("wrong-bot", problem(403, "This API key belongs to another bot.",
-                                           type_="/problems/wrong-bot"))
+        return refuse("wrong-bot", problem(problems.WRONG_BOT, gettext("This API key belongs to another bot.")))
     current_caller().key = api_key
     return None
 

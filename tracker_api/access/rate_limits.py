@@ -28,7 +28,9 @@ from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
+from ..web import problems
 from ..web.errors import ProblemSchema, problem
+from ..web.i18n import gettext
 from ..web.proxy import client_address
 from .authentication import accepts_publishable_keys, is_protected, presented_key
 from .caller import current_caller
@@ -191,17 +193,19 @@ def refuse_over_budget(error):
     retry_in = window.reset_in if window is not None else WINDOW_SECONDS
     policy = window.policy if window is not None else None
     if policy == "per-key":
-        detail = f"This API key's budget of {window.limit} requests per minute is spent; retry in {retry_in} s."
+        detail = gettext("This API key's budget of %(limit)s requests per minute is spent; retry in %(seconds)s s.",
+                         limit=window.limit, seconds=retry_in)
     elif policy == "widget-per-key":
-        detail = (f"This site's tracking widget has used its {window.limit} lookups per minute; "
-                  f"retry in {retry_in} s.")
+        detail = gettext("This site's tracking widget has used its %(limit)s lookups per minute; retry in "
+                         "%(seconds)s s.", limit=window.limit, seconds=retry_in)
     elif policy == "widget-per-address":
-        detail = f"Too many parcel lookups from your address ({window.limit} per minute); retry in {retry_in} s."
+        detail = gettext("Too many parcel lookups from your address (%(limit)s per minute); retry in %(seconds)s s.",
+                         limit=window.limit, seconds=retry_in)
     else:
         limit = window.limit if window is not None else current_app.config["RATE_LIMIT_PER_ADDRESS"]
-        detail = (f"Requests without a valid API key are limited to {limit} per minute per address; "
-                  f"retry in {retry_in} s.")
-    return problem(429, detail, type_="/problems/rate-limited", headers={"Retry-After": str(retry_in)})
+        detail = gettext("Requests without a valid API key are limited to %(limit)s per minute per address; retry "
+                         "in %(seconds)s s.", limit=limit, seconds=retry_in)
+    return problem(problems.RATE_LIMITED, detail, headers={"Retry-After": str(retry_in)})
 
 
 def build_limiter(app):

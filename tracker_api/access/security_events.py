@@ -19,7 +19,9 @@ from ..extensions import db
 from ..models import SecurityEvent
 from ..models.types import utcnow
 from ..serialization.schemas import CONTROL_CHARACTERS
+from ..web import problems
 from ..web.errors import problem
+from ..web.i18n import gettext
 from ..web.proxy import client_address
 from .authentication import is_protected
 from .caller import current_caller
@@ -48,9 +50,9 @@ def refuse_blocked_address():
     caller.blocked_for, caller.cache_token = shared_store().ttl_and_token(_block_key(client_address()), TOKEN_KEY)
     if caller.blocked_for is None:
         return None
-    return problem(429, f"Too many requests with invalid API keys came from this address: it is blocked for "
-                        f"{caller.blocked_for} more seconds.", type_="/problems/address-blocked",
-                   headers={"Retry-After": str(caller.blocked_for)})
+    return problem(problems.ADDRESS_BLOCKED, gettext(
+        "Too many requests with invalid API keys came from this address: it is blocked for %(seconds)s more "
+        "seconds.", seconds=caller.blocked_for), headers={"Retry-After": str(caller.blocked_for)})
 
 
 def unblock_address(address):

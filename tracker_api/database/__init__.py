@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..web.errors import problem
+from ..web.i18n import lazy_gettext
 from .replicas import replica_binds
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,10 @@ log = logging.getLogger(__name__)
 # What the client is told, by SQLSTATE (code, else class); anything else reads as a lost database. All are
 # OperationalErrors: the service's state, not the request's fault.
 DETAILS = {
-    "57014": "The database did not answer in time; retry shortly.",  # query_canceled: statement_timeout
-    "53": "The database is out of space or resources; retry later.",  # disk_full, out_of_memory, too_many_...
+    "57014": lazy_gettext("The database did not answer in time; retry shortly."),  # query_canceled: statement_timeout
+    "53": lazy_gettext("The database is out of space or resources; retry later."),  # disk_full, out_of_memory, too_many_...
 }
-LOST = "The database is unavailable; retry shortly."
+LOST = lazy_gettext("The database is unavailable; retry shortly.")
 
 
 def register_database(app):

@@ -13,6 +13,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from ..serialization import dumping
+from ..web.i18n import gettext, lazy_gettext
 from ..writes import idempotency
 
 
@@ -22,16 +23,16 @@ class JsonOnlyParser(FlaskParser):
     def _raw_load_json(self, req):
         if not is_json_request(req):
             if req.content_length or req.get_data(cache=True):
-                abort(415, message="Send the request body as JSON with Content-Type: application/json.")
+                abort(415, message=gettext("Send the request body as JSON with Content-Type: application/json."))
             return core.missing
         try:
             return super()._raw_load_json(req)
         except RecursionError:  # json.loads on thousands of nested brackets
-            abort(400, message="Invalid JSON body: nested too deeply.")
+            abort(400, message=gettext("Invalid JSON body: nested too deeply."))
         except json.JSONDecodeError:
             raise  # webargs' own handling: an empty body is a missing one, anything else a 400
         except ValueError:  # json.loads on an integer past Python's digit limit
-            abort(400, message="Invalid JSON body: a number is too long.")
+            abort(400, message=gettext("Invalid JSON body: a number is too long."))
 
 
 # Every operation under the API prefix can answer these, whatever its own responses are: the auth hook's
@@ -49,7 +50,8 @@ IF_MATCH = {
 IF_NONE_MATCH = {
     "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
     "description": "The ETag of your copy: if nothing changed, the answer is 304 with no body."}
-CHANGED_SINCE_READ = "The record has changed since you read it (If-Match does not match its ETag): read it again."
+CHANGED_SINCE_READ = lazy_gettext("The record has changed since you read it (If-Match does not match its ETag): read it "
+                                  "again.")
 
 
 class CompiledResponseSchema:

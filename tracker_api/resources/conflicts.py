@@ -3,6 +3,7 @@ from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..web.i18n import gettext
 
 
 def flush_or_conflict(code_column, bot_id, code, what):
@@ -14,5 +15,6 @@ def flush_or_conflict(code_column, bot_id, code, what):
         db.session.rollback()
         model = code_column.class_
         existing_id = db.session.scalar(db.select(model.id).where(model.bot_id == bot_id, code_column == code))
-        abort(409, message=f"{what} {code} already exists in this bot (id {existing_id}).",
+        abort(409, message=gettext("%(what)s %(code)s already exists in this bot (id %(id)s).", what=what, code=code,
+                                   id=existing_id),
               extra={"existing_id": existing_id})

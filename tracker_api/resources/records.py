@@ -5,6 +5,7 @@ from flask_smorest import abort
 from sqlalchemy import bindparam, select
 
 from ..extensions import db
+from ..web.i18n import gettext
 from ..writes import restore
 from ..writes.change_numbers import next_change_seq, record_deletion
 
@@ -21,7 +22,7 @@ def bot_record(model, bot_id, record_id, what, *, for_update=False):
     `for_update` locks the row until commit, so that concurrent writes to it queue."""
     record = db.session.scalar(_by_id(model, for_update), {"bot_id": bot_id, "record_id": record_id})
     if record is None:
-        abort(404, message=f"{what} {record_id} does not exist in this bot.")
+        abort(404, message=gettext("%(what)s %(id)s does not exist in this bot.", what=what, id=record_id))
     return record
 
 

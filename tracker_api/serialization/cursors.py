@@ -2,6 +2,8 @@
 import base64
 import binascii
 
+from ..web.i18n import gettext
+
 CURSOR_VERSION = "v1"
 
 
@@ -27,4 +29,4 @@ def decode_cursor(kind, cursor):
             return int(change_seq)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise InvalidCursor(f"Not a {kind} cursor this API gave out; start again with updated_since.")
+    raise InvalidCursor(gettext("Not a %(kind)s cursor this API gave out; start again with updated_since.", kind=kind))

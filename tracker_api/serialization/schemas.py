@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..models.deleted_record import REMOVAL_REASONS
+from ..web.i18n import N_, gettext
 from .cursors import InvalidCursor, cursor_kind, decode_cursor
 from .timezones import is_time_zone, unknown_zone_message
 
@@ -29,9 +30,9 @@ class Text(ma.fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if CONTROL_CHARACTERS.search(text):
-            raise ma.ValidationError("Must not contain control characters.")
+            raise ma.ValidationError(gettext("Must not contain control characters."))
         if LONE_SURROGATES.search(text):
-            raise ma.ValidationError("Must be valid Unicode text (no lone surrogates).")
+            raise ma.ValidationError(gettext("Must be valid Unicode text (no lone surrogates)."))
         return text
 
 
@@ -49,7 +50,7 @@ class ExactDecimal(ma.fields.Decimal):
             raise self.make_error("invalid")
         number = super()._deserialize(value, attr, data, **kwargs)
         if number.as_tuple().exponent < -self.max_places:
-            raise ma.ValidationError(f"Must have at most {self.max_places} decimal places.")
+            raise ma.ValidationError(gettext("Must have at most %(places)s decimal places.", places=self.max_places))
         return number
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -108,8 +109,10 @@ class FeedQuerySchema(PageQuerySchema):
     feed_client_filter = None  # the parameter, if any, that makes the feed one client's (feed.py)
 
     updated_since = ma.fields.AwareDateTime(format="iso", error_messages={
-        "invalid": "Not a time: use ISO 8601 with a UTC offset, e.g. 2025-01-27T10:00:00+00:00.",
-        "invalid_awareness": "Give the time with its UTC offset, e.g. 2025-01-27T10:00:00+00:00."}, metadata={
+        # N_: marshmallow needs str messages; errors.py translates them when it answers
+        "invalid": N_("Not a time: use ISO 8601 with a UTC offset, e.g. 2025-01-27T10:00:00+00:00."),
+        "invalid_awareness": N_("Give the time with its UTC offset, e.g. 2025-01-27T10:00:00+00:00."),
+    }, metadata={
         # No `example`: Swagger UI's "Try it out" would fill it in and turn every list into a feed.
         "description": "Change feed: start with the changes (and deletions) made at or after this time, in the "
                        "order they were made; follow `next_cursor` from there. Needs a UTC offset."})
@@ -121,12 +124,12 @@ class FeedQuerySchema(PageQuerySchema):
         if "cursor" not in data and "updated_since" not in data:
             return
         if "cursor" in data and "updated_since" in data:
-            raise ma.ValidationError("Give updated_since to start a feed or cursor to go on, not both.", "cursor")
+            raise ma.ValidationError(gettext("Give updated_since to start a feed or cursor to go on, not both."), "cursor")
         if data.get("page", 1) != 1:
-            raise ma.ValidationError("Feed pages follow next_cursor, not page numbers.", "page")
+            raise ma.ValidationError(gettext("Feed pages follow next_cursor, not page numbers."), "page")
         for name in self.list_only_filters:
             if name in data:
-                raise ma.ValidationError("Not available in the change feed: it reports every change.", name)
+                raise ma.ValidationError(gettext("Not available in the change feed: it reports every change."), name)
         if "cursor" in data:
             try:
                 decode_cursor(cursor_kind(self.feed_kind, data.get(self.feed_client_filter)), data["cursor"])

@@ -1,5 +1,6 @@
 """Problem details (RFC 9457) for every error: `type`, `title`, `status`, `detail`, the request id and,
-for 422, the field errors. Unexpected exceptions are logged and answered with a bare 500 problem. An error answer's
+for 422, the field errors. Each problem is an entry of the catalogue (problems.py), its title and detail in the
+request's language (i18n.py). Unexpected exceptions are logged and answered with a bare 500 problem. An error answer's
 transaction is rolled back by database.roll_back_error_answer, so this module needs nothing else of the project."""
 import logging
 from http import HTTPStatus
@@ -7,6 +8,9 @@ from http import HTTPStatus
 import flask_smorest
 import marshmallow as ma
 from flask import Response, current_app, g, json, request
+
+from . import problems
+from .i18n import current_language, gettext, localize, localize_field_errors
 
 log = logging.getLogger(__name__)
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -19,27 +23,50 @@ class ProblemSchema(ma.Schema):
         # RFC 9457 extension members: a problem may carry more, e.g. the 409's `existing_id`.
         unknown = ma.INCLUDE
 
-    type = ma.fields.String(required=True, metadata={"example": "about:blank"})
-    title = ma.fields.String(required=True, metadata={"example": "Unprocessable Entity"})
+    type = ma.fields.String(required=True, metadata={
+        "example": problems.BLANK, "description": f"The kind of problem: `{problems.BLANK}` when the status says it "
+        f"all, else `{problems.PAGES}/...`, a page of this API that says what happened and how to fix it (all of "
+        f"them: `{problems.PAGES}/`)."})
+    title = ma.fields.String(required=True, metadata={
+        "example": "Invalid fields", "description": "A short summary of the kind of problem, in the language asked "
+        "for with Accept-Language (en or ru)."})
     status = ma.fields.Integer(required=True, metadata={"example": 422})
-    detail = ma.fields.String(required=True, metadata={"example": "page_size: Must be between 1 and 100."})
+    detail = ma.fields.String(required=True, metadata={
+        "example": "page_size: Must be between 1 and 100.", "description": "A sentence for people, in the language "
+        "asked for with Accept-Language (en or ru); its wording may change, so branch on `type` and `status`."})
     request_id = ma.fields.String(metadata={"example": "0f5a3c1e9b7d4c2a8e6f1b3d5a7c9e0f"})
     errors = ma.fields.Dict(metadata={"description": "422 only: the messages for each invalid field"})
 
 
-def problem(status, detail, *, type_="about:blank", title=None, headers=None, **extra):
-    """A problem+json response; `extra` members (e.g. `existing_id`) are added to the body."""
+def problem(kind, detail, *, headers=None, **extra):
+    """A problem+json response for `kind`, an entry of the catalogue (problems.py) or a status answered with its
+    about:blank entry; `detail` in the request's language; `extra` members (e.g. `existing_id`) join the body."""
+    if "type_" in extra or "title" in extra:
+        raise TypeError("problem() takes the type and title from its entry in web/problems.py")
+    entry = problems.registered(kind) or _unregistered(kind)
     body = {
-        "type": type_,
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
+        "type": entry.type,
+        "title": str(entry.title),
+        "status": entry.status,
+        "detail": str(detail),
         "request_id": g.get("request_id"),
         **extra,
     }
-    response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    response = current_app.response_class(json.dumps(body), status=entry.status, mimetype=PROBLEM_MIMETYPE)
     response.headers.extend(headers or {})
+    response.headers["Content-Language"] = current_language()
+    response.vary.add("Accept-Language")
     return response
+
+
+def _unregistered(kind):
+    """A problem the catalogue lacks fails under test; in production it is logged and sent as about:blank."""
+    message = f"problem {kind!r} is not in the catalogue (tracker_api/web/problems.py)"
+    if current_app.testing:
+        raise LookupError(message)
+    log.error(message)
+    status = getattr(kind, "status", kind)
+    return problems.ProblemType(status, None, HTTPStatus(status).phrase, "", "")
 
 
 def _flatten_field_errors(messages):
@@ -58,7 +85,7 @@ def _describe(field_errors):
     parts = []
     for field, messages in list(field_errors.items())[:5]:
         message = messages[0] if isinstance(messages, list) and messages else messages
-        message = message.rstrip(".") if isinstance(message, str) else "invalid"
+        message = message.rstrip(".") if isinstance(message, str) else gettext("invalid")
         parts.append(message if field in ("_body", "_schema") else f"{field}: {message}")
     return "; ".join(parts) + "."
 
@@ -86,12 +113,12 @@ class Api(flask_smorest.Api):
         if error.code == 500:
             log.error("unhandled exception on %s %s", request.method, request.path,
                       exc_info=getattr(error, "original_exception", None) or error)
-            return problem(500, "The server failed to handle this request; it has been logged.")
+            return problem(500, gettext("The server failed to handle this request; it has been logged."))
         if "messages" in data:
-            field_errors = _flatten_field_errors(data["messages"])
+            field_errors = localize_field_errors(_flatten_field_errors(data["messages"]))
             if error.code == 422:
-                return problem(422, _describe(field_errors), type_="/problems/validation-error",
-                               errors=field_errors, headers=headers)
+                return problem(problems.VALIDATION_ERROR, _describe(field_errors), errors=field_errors,
+                               headers=headers)
             return problem(error.code, _describe(field_errors), headers=headers)
-        detail = data.get("message") or error.description
+        detail = localize(data.get("message") or error.description)
         return problem(error.code, detail, headers=headers, **data.get("extra", {}))

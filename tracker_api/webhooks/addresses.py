@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 import idna
 
+from ..web.i18n import N_, gettext
+
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "metadata.google.internal", "metadata")
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
@@ -44,13 +46,13 @@ def parse_target(url):
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise UnsafeUrl(f"Not a valid URL: {error}.") from None
+        raise UnsafeUrl(gettext("Not a valid URL: %(error)s.", error=error)) from None
     if parts.scheme not in ("http", "https"):
-        raise UnsafeUrl("Use an http:// or https:// URL.")
+        raise UnsafeUrl(gettext("Use an http:// or https:// URL."))
     if not parts.hostname:
-        raise UnsafeUrl("The URL needs a host name.")
+        raise UnsafeUrl(gettext("The URL needs a host name."))
     if parts.username is not None or parts.password is not None:
-        raise UnsafeUrl("Put no user name or password in the URL: verify the signature instead.")
+        raise UnsafeUrl(gettext("Put no user name or password in the URL: verify the signature instead."))
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, canonical_host(parts.hostname), port or (443 if parts.scheme == "https" else 80),
                   path)
@@ -73,7 +75,7 @@ def canonical_host(host):
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError as error:
-            raise UnsafeUrl(f"Not a valid host name: {error}.") from None
+            raise UnsafeUrl(gettext("Not a valid host name: %(error)s.", error=error)) from None
     host = host.lower()
     host = host[:-1] if host.endswith(".") else host
     if ":" in host:
@@ -82,9 +84,9 @@ def canonical_host(host):
         try:
             return socket.inet_ntoa(socket.inet_aton(host))
         except OSError:
-            raise UnsafeUrl(f"Not a valid IPv4 address: {host}.") from None
+            raise UnsafeUrl(gettext("Not a valid IPv4 address: %(host)s.", host=host)) from None
     if not NAME_FORM.match(host):
-        raise UnsafeUrl(f"Not a valid host name: {host!r}.")
+        raise UnsafeUrl(gettext("Not a valid host name: %(host)r.", host=host))
     return host
 
 
@@ -92,9 +94,10 @@ def _canonical_ipv6(host):
     try:
         ip = ipaddress.IPv6Address(host)
     except ValueError:
-        raise UnsafeUrl(f"Not a valid IPv6 address: {host}.") from None
+        raise UnsafeUrl(gettext("Not a valid IPv6 address: %(host)s.", host=host)) from None
     if ip.scope_id:  # fe80::1%eth0: a zone names one of the worker's own network interfaces
-        raise UnsafeUrl(f"Webhook URLs must point at a public address, not one with a zone index ({host}).")
+        raise UnsafeUrl(gettext("Webhook URLs must point at a public address, not one with a zone index (%(host)s).",
+                              host=host))
     return ip.compressed
 
 
@@ -113,12 +116,12 @@ def forbidden_reason(address):
 
 
 def _reason(ip):
-    for reason, found in (("loopback", ip.is_loopback), ("link-local (cloud metadata)", ip.is_link_local),
-                          ("private", ip.is_private), ("multicast", ip.is_multicast),
-                          ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved)):
+    for reason, found in ((N_("loopback"), ip.is_loopback), (N_("link-local (cloud metadata)"), ip.is_link_local),
+                          (N_("private"), ip.is_private), (N_("multicast"), ip.is_multicast),
+                          (N_("unspecified"), ip.is_unspecified), (N_("reserved"), ip.is_reserved)):
         if found:
             return reason
-    return None if ip.is_global else "not public"
+    return None if ip.is_global else N_("not public")
 
 
 # IPv6 prefixes whose last 32 bits are an IPv4 address the packets end up at: IPv4-compatible (::/96), the
@@ -173,9 +176,10 @@ def check_host(host, allowed_hosts=()):
     if _literal_ip(host) is not None:
         reason = forbidden_reason(host)
         if reason:
-            raise UnsafeUrl(f"Webhook URLs must point at a public address, not a {reason} one ({host}).")
+            raise UnsafeUrl(gettext("Webhook URLs must point at a public address, not a %(reason)s one (%(host)s).",
+                                    reason=gettext(reason), host=host))
     elif host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES) or "." not in host:
-        raise UnsafeUrl(f"Webhook URLs must name a public host, not a local one ({host}).")
+        raise UnsafeUrl(gettext("Webhook URLs must name a public host, not a local one (%(host)s).", host=host))
 
 
 def resolve(host, port):
@@ -190,12 +194,13 @@ def address_to_connect(target, allowed_hosts=()):
     try:
         addresses = resolve(target.host, target.port)
     except OSError as error:
-        raise UnsafeUrl(f"Could not resolve {target.host}: {error}.") from None
+        raise UnsafeUrl(gettext("Could not resolve %(host)s: %(error)s.", host=target.host, error=error)) from None
     if not addresses:
-        raise UnsafeUrl(f"{target.host} resolves to no address.")
+        raise UnsafeUrl(gettext("%(host)s resolves to no address.", host=target.host))
     if not is_allowed(target.host, allowed_hosts):
         for address in addresses:
             reason = forbidden_reason(address.split("%")[0])
             if reason:
-                raise UnsafeUrl(f"{target.host} resolves to a {reason} address ({address}): refused.")
+                raise UnsafeUrl(gettext("%(host)s resolves to a %(reason)s address (%(address)s): refused.",
+                                        host=target.host, reason=gettext(reason), address=address))
     return addresses[0]

@@ -42,7 +42,9 @@ from ..access.authentication import current_key, current_key_id
 from ..extensions import db
 from ..models import IDEMPOTENCY_STATES, IdempotencyRecord
 from ..models.types import utcnow
+from ..web import problems
 from ..web.errors import problem
+from ..web.i18n import gettext
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +101,8 @@ def claim_or_replay():
     if idempotency_key is None or request.method != "POST" or request.url_rule is None or current_key_id() is None:
         return None
     if not WELL_FORMED.fullmatch(idempotency_key):
-        return problem(400, f"{HEADER} must be 1-255 visible ASCII characters (no spaces).",
-                       type_="/problems/invalid-idempotency-key")
+        return problem(problems.INVALID_IDEMPOTENCY_KEY,
+                       gettext("%(header)s must be 1-255 visible ASCII characters (no spaces).", header=HEADER))
     fingerprint = request_fingerprint()
     for _ in range(CLAIM_ATTEMPTS):
         outcome = claim_key(idempotency_key, fingerprint) or answer_from_record(idempotency_key, fingerprint)
@@ -148,8 +150,9 @@ def answer_from_record(idempotency_key, fingerprint):
     if record is None:
         return None
     if record.request_fingerprint != fingerprint:
-        return problem(422, f"This {HEADER} was already used with a different request (method, path or body); "
-                            "send a new key with a new request.", type_="/problems/idempotency-key-reused")
+        return problem(problems.IDEMPOTENCY_KEY_REUSED, gettext(
+            "This %(header)s was already used with a different request (method, path or body); send a new key with "
+            "a new request.", header=HEADER))
     if record.state == PROCESSING:
         return in_progress() if record.locked_until > utcnow() else take_over(record)
     return replay(record)
@@ -204,8 +207,9 @@ def lease():
 
 
 def in_progress():
-    return problem(409, f"A request with this {HEADER} is still being processed; retry shortly.",
-                   type_="/problems/idempotency-key-in-use", headers={"Retry-After": "2"})
+    return problem(problems.IDEMPOTENCY_KEY_IN_USE,
+                   gettext("A request with this %(header)s is still being processed; retry shortly.", header=HEADER),
+                   headers={"Retry-After": "2"})
 
 
 # --- replays ----------------------------------------------------------------------------------------------
@@ -228,11 +232,15 @@ def render_created(record):
     """The resource a committed attempt created, rendered by this route's own success schema."""
     resource = load_created(record)
     if resource is None:
-        what = (f"created {record.resource_kind} {record.resource_id}, which no longer exists"
-                if record.resource_kind else "created nothing that could be shown again")
-        return problem(409, f"The request sent with this {HEADER} was carried out, but its answer was lost and "
-                            f"it {what}; read the current state instead.",
-                       type_="/problems/idempotency-answer-lost")
+        if record.resource_kind:
+            detail = gettext("The request sent with this %(header)s was carried out, but its answer was lost and it "
+                             "created %(kind)s %(id)s, which no longer exists; read the current state instead.",
+                             header=HEADER, kind=record.resource_kind, id=record.resource_id)
+        else:
+            detail = gettext("The request sent with this %(header)s was carried out, but its answer was lost and it "
+                             "created nothing that could be shown again; read the current state instead.",
+                             header=HEADER)
+        return problem(problems.IDEMPOTENCY_ANSWER_LOST, detail)
     status, schema = success_response_of_view()
     if schema is None:
         return current_app.response_class(status=status)
@@ -300,7 +308,8 @@ def mark_committed(session):
         RECORDS.c.id == claim.record_id, RECORDS.c.claim_token == claim.token,
     ).values(state=COMMITTED, resource_kind=kind, resource_id=resource_id)).rowcount
     if marked != 1:
-        abort(409, message=f"This request outlived its hold on its {HEADER}; another attempt has taken it over.")
+        abort(409, message=gettext("This request outlived its hold on its %(header)s; another attempt has taken it "
+                                   "over.", header=HEADER))
 
 
 @event.listens_for(db.session, "after_commit")

@@ -28,7 +28,9 @@ from ..database import retry_after_integrity_error
 from ..extensions import db
 from ..models.types import utcnow
 from ..serialization import spreadsheets
+from ..web import problems
 from ..web.errors import problem
+from ..web.i18n import gettext, localize_field_errors
 from . import idempotency
 from .change_numbers import next_change_seqs
 
@@ -121,20 +123,20 @@ def read_rows(importer):
                            f"({XLSX_TYPE}).")
     rows = reader(importer)
     if not rows:
-        abort(422, messages={"json": {"_body": ["Send at least one row."]}})
+        abort(422, messages={"json": {"_body": [gettext("Send at least one row.")]}})
     return rows
 
 
 def too_many_rows():
     limit = max_rows()
-    abort(413, message=f"An import takes at most {limit} rows; split the file into parts of {limit} or fewer.",
-          extra={"max_rows": limit})
+    abort(413, message=gettext("An import takes at most %(limit)s rows; split the file into parts of %(limit)s or "
+                               "fewer.", limit=limit), extra={"max_rows": limit})
 
 
 def json_rows(importer):
     rows = parse_json(request.get_data(cache=True), "Invalid JSON body")
     if not isinstance(rows, list):
-        abort(422, messages={"json": {"_body": ["Send a JSON array with one object per row."]}})
+        abort(422, messages={"json": {"_body": [gettext("Send a JSON array with one object per row.")]}})
     if len(rows) > max_rows():
         too_many_rows()
     return list(enumerate(rows, 1))
@@ -266,7 +268,7 @@ def check_rows(importer, raw_rows):
         row = Row(number, raw)
         rows.append(row)
         if isinstance(raw, list):
-            row.errors = {"_row": ["More cells than the header has columns."]}
+            row.errors = {"_row": [gettext("More cells than the header has columns.")]}
             continue
         if isinstance(raw, dict):
             row.raw, row.errors = importer.fields_of(raw)
@@ -281,7 +283,8 @@ def check_rows(importer, raw_rows):
         earlier = first_row_of.setdefault(row.code, number)
         if earlier != number:
             row.errors = {importer.code_field: [
-                f"Row {earlier} already has {row.code}; give each code once per import."]}
+                gettext("Row %(earlier)s already has %(code)s; give each code once per import.", earlier=earlier,
+                        code=row.code)]}
     return rows
 
 
@@ -355,9 +358,11 @@ def counts(results):
 def rejected(rows):
     """The 422: every row's result (errors, or "valid" for a row that had none) and nothing written."""
     failed = [row for row in rows if row.errors]
-    return problem(422, f"{len(failed)} of {len(rows)} rows have errors (first: row {failed[0].number}); "
-                        "nothing was imported. Fix them and send the whole import again.",
-                   type_="/problems/import-rejected",
+    for row in failed:
+        row.errors = localize_field_errors(row.errors)
+    detail = gettext("%(failed)s of %(total)s rows have errors (first: row %(first)s); nothing was imported. Fix them "
+                     "and send the whole import again.", failed=len(failed), total=len(rows), first=failed[0].number)
+    return problem(problems.IMPORT_REJECTED, detail,
                    errors={f"row {row.number}": row.errors for row in failed},
                    results=[row.answer() for row in rows],
                    counts={"valid": len(rows) - len(failed), "errors": len(failed)})

@@ -3,6 +3,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...serialization.schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields
+from ...web.i18n import N_, gettext
 from ..paths import MAX_ID
 from ..tracking.schemas import client_code_field
 
@@ -40,7 +41,7 @@ class TelegramUsername(Text):
 
     def __init__(self, **kwargs):
         super().__init__(max_length=33, validate=[validate.Regexp(
-            TELEGRAM_USERNAME_PATTERN, error="Use 5-32 letters, digits or _ (a leading @ is allowed).")],
+            TELEGRAM_USERNAME_PATTERN, error=N_("Use 5-32 letters, digits or _ (a leading @ is allowed)."))],
             metadata={"example": "aliya_n", "pattern": TELEGRAM_USERNAME_INPUT,
                       "description": "5-32 letters, digits or _; a leading @ is accepted and dropped."}, **kwargs)
 
@@ -54,7 +55,7 @@ class ClientContactSchema(BodySchema):
 
     name = Text(max_length=200, min_length=1, allow_none=True, metadata={"example": "Алия Нурланова"})
     phone = Text(max_length=32, allow_none=True, validate=[validate.Regexp(
-        PHONE_PATTERN, error="Use digits, spaces, ( ) and -, after an optional +: 5 to 32 characters.")],
+        PHONE_PATTERN, error=N_("Use digits, spaces, ( ) and -, after an optional +: 5 to 32 characters."))],
         metadata={"example": "+77011234567"})
     telegram_username = TelegramUsername(allow_none=True)
     telegram_id = ma.fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_ID),
@@ -75,4 +76,4 @@ class ClientUpdateSchema(ClientContactSchema):
     @ma.validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("Give at least one field to change, e.g. {\"phone\": \"+77011234567\"}.")
+            raise ma.ValidationError(gettext("Give at least one field to change, e.g. {\"phone\": \"+77011234567\"}."))

@@ -14,9 +14,12 @@ from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict
 from ..pagination import newest_first_bound, page_items
 from ..records import bot_record, delete_bot_record
+from ...web.i18n import lazy_gettext
 from .schemas import ClientCreateSchema
 
 CONTACT_FIELDS = ("name", "phone", "telegram_username", "telegram_id")
+# What the 404 and the 409 name ("<what> <id> does not exist", "<what> <code> already exists").
+CLIENT, CLIENT_CODE = lazy_gettext("Client"), lazy_gettext("Client code")
 
 
 CLIENT_FEED = Feed(Client, "client", "clients", total=totals.CLIENT_TOTAL)
@@ -34,7 +37,7 @@ def list_clients(bot_id, page, page_size, cursor=None, updated_since=None):
 
 def get_client(bot_id, client_id, *, for_update=False):
     """One of this bot's clients (records.bot_record); `for_update` locks the row until commit."""
-    return bot_record(Client, bot_id, client_id, "Client", for_update=for_update)
+    return bot_record(Client, bot_id, client_id, CLIENT, for_update=for_update)
 
 
 def _client_by_code(bot_id, client_code):
@@ -65,7 +68,7 @@ def create_client(bot_id, fields):
     """Create a client; a code the bot already has is a 409 naming that client."""
     change_seq = next_change_seq(bot_id)
     client = _insert(bot_id, fields, change_seq)
-    flush_or_conflict(Client.client_code, bot_id, fields["client_code"], "Client code")
+    flush_or_conflict(Client.client_code, bot_id, fields["client_code"], CLIENT_CODE)
     db.session.commit()
     return client
 
@@ -80,7 +83,7 @@ def update_client(bot_id, client_id, fields, *, replace=False, precondition=None
         precondition(client)
     _apply(client, _all_fields(fields) if replace else fields, change_seq)
     if "client_code" in fields:
-        flush_or_conflict(Client.client_code, bot_id, fields["client_code"], "Client code")
+        flush_or_conflict(Client.client_code, bot_id, fields["client_code"], CLIENT_CODE)
     db.session.commit()
     return client
 
@@ -106,7 +109,7 @@ def _upsert_once(bot_id, client_code, fields):
 def delete_client(bot_id, client_id, *, precondition=None):
     """Delete a client, leaving a tombstone for the change feed. Its tracking numbers stay: they name the client
     by code, and a parcel outlives the customer record (the bot may register the code again)."""
-    delete_bot_record(Client, bot_id, client_id, "Client", kind="client", code_column="client_code",
+    delete_bot_record(Client, bot_id, client_id, CLIENT, kind="client", code_column="client_code",
                       precondition=precondition)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Client, TrackingNumber
+from ...web.i18n import gettext
 from ..clients.schemas import ClientSchema
 from ..tracking.schemas import TrackingNumberSchema
 from ..tracking.service import select_tracking
@@ -52,8 +53,8 @@ def negotiate_format(requested):
         return "csv"
     best = request.accept_mimetypes.best_match(list(MEDIA_TYPES))
     if best is None:
-        abort(406, message=f"Exports are {', '.join(MEDIA_TYPES)}: accept one of them, or pass "
-                           f"format={' or format='.join(ENCODERS)}.")
+        abort(406, message=gettext("Exports are %(types)s: accept one of them, or pass %(formats)s.",
+                                   types=", ".join(MEDIA_TYPES), formats=" or ".join(f"format={name}" for name in ENCODERS)))
     return MEDIA_TYPES[best]
 
 

@@ -4,6 +4,7 @@ from marshmallow import validate
 
 from ...models import STATUS_SOURCES, STATUSES
 from ...serialization.schemas import BodySchema, FeedQuerySchema, Text, UTCDateTimeField, feed_fields, money, weight
+from ...web.i18n import N_, gettext
 
 TRACKING_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 CLIENT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -12,13 +13,13 @@ STATUS_CHOICE = validate.OneOf(STATUSES, error="Must be one of: {choices}.")
 
 def tracking_number_field(**kwargs):
     return Text(max_length=64, min_length=1, validate=[validate.Regexp(
-        TRACKING_NUMBER_PATTERN, error="Use letters, digits and . _ / - only, starting with a letter or digit.")],
+        TRACKING_NUMBER_PATTERN, error=N_("Use letters, digits and . _ / - only, starting with a letter or digit."))],
         metadata={"example": "ABC123456"}, **kwargs)
 
 
 def client_code_field(metadata=None, **kwargs):
     return Text(max_length=64, min_length=1, validate=[validate.Regexp(
-        CLIENT_CODE_PATTERN, error="Use letters, digits and . _ - only, starting with a letter or digit.")],
+        CLIENT_CODE_PATTERN, error=N_("Use letters, digits and . _ - only, starting with a letter or digit."))],
         metadata={"example": "CLIENT123", **(metadata or {})}, **kwargs)
 
 
@@ -122,4 +123,4 @@ class TrackingUpdateSchema(TrackingFieldsSchema):
     @ma.validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("Give at least one field to change, e.g. {\"status\": \"in_transit\"}.")
+            raise ma.ValidationError(gettext("Give at least one field to change, e.g. {\"status\": \"in_transit\"}."))

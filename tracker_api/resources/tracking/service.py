@@ -17,9 +17,11 @@ from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict
 from ..pagination import count_rows, newest_first_bound, page_items
 from ..records import bot_record, delete_bot_record
+from ...web.i18n import gettext, lazy_gettext
 from .schemas import TrackingCreateSchema
 
 CENT = Decimal("0.01")
+TRACKING_NUMBER = lazy_gettext("Tracking number")  # what the 404 and the 409 name
 # A list page reads rows, not ORM objects: building 50 TrackingNumbers cost more than the query itself. The row
 # carries what TrackingNumberSchema reads, under the same names.
 LIST_COLUMNS = (*TrackingNumber.__table__.columns, TrackingNumber.status.label("current_status"))
@@ -100,7 +102,7 @@ def select_tracking(bot_id, status_filter=None, client_code=None):
 def get_tracking(bot_id, tracking_id, *, for_update=False):
     """One of this bot's tracking numbers (records.bot_record). `for_update` locks the row until commit, so
     concurrent updates queue and each records the status the one before it left."""
-    return bot_record(TrackingNumber, bot_id, tracking_id, "Tracking number", for_update=for_update)
+    return bot_record(TrackingNumber, bot_id, tracking_id, TRACKING_NUMBER, for_update=for_update)
 
 
 _BY_NUMBER = db.select(TrackingNumber).where(TrackingNumber.bot_id == bindparam("bot_id"),
@@ -164,7 +166,8 @@ def _derive_total_cost(fields, record=None):
         return None
     total = (weight * price).quantize(CENT, ROUND_HALF_UP)
     if total > MONEY_MAXIMUM:
-        return f"weight_kg × price_per_kg_usd = {total} exceeds the maximum {MONEY_MAXIMUM}; give total_cost_usd."
+        return gettext("weight_kg × price_per_kg_usd = %(total)s exceeds the maximum %(maximum)s; give "
+                       "total_cost_usd.", total=total, maximum=MONEY_MAXIMUM)
     fields["total_cost_usd"] = total
     return None
 
@@ -199,7 +202,7 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     record.history.append(_status_event(record, None, source, api_key_id))
     record.change_seq = next_change_seq(bot_id)
     db.session.add(record)
-    flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
+    flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], TRACKING_NUMBER)
     db.session.commit()
     return record
 
@@ -219,7 +222,7 @@ def update_tracking(bot_id, tracking_id, fields, *, source="api", api_key_id=Non
     record.updated_at = at or utcnow()
     record.change_seq = change_seq
     if "tracking_number" in fields:
-        flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], "Tracking number")
+        flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], TRACKING_NUMBER)
     if record.status != previous_status:
         _record_status(record, previous_status, source, api_key_id)
     db.session.commit()
@@ -229,7 +232,7 @@ def update_tracking(bot_id, tracking_id, fields, *, source="api", api_key_id=Non
 def delete_tracking(bot_id, tracking_id, *, precondition=None):
     """Delete a parcel with its history, leaving a tombstone for the change feed that keeps both for the restore
     window."""
-    delete_bot_record(TrackingNumber, bot_id, tracking_id, "Tracking number", kind="tracking",
+    delete_bot_record(TrackingNumber, bot_id, tracking_id, TRACKING_NUMBER, kind="tracking",
                       code_column="tracking_number", precondition=precondition, history=status_history)
 
 

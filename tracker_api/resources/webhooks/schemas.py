@@ -5,6 +5,7 @@ from marshmallow import validate
 
 from ...models import DELIVERY_STATES, WEBHOOK_EVENT_TYPES
 from ...serialization.schemas import BodySchema, PageQuerySchema, Text, UTCDateTimeField
+from ...web.i18n import gettext
 
 EVENTS_DESCRIPTION = "The event types sent to this endpoint: any of " + ", ".join(WEBHOOK_EVENT_TYPES) + "."
 
@@ -66,7 +67,7 @@ class WebhookUpdateSchema(BodySchema):
     @ma.validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("Give at least one field to change, e.g. {\"enabled\": true}.")
+            raise ma.ValidationError(gettext("Give at least one field to change, e.g. {\"enabled\": true}."))
 
 
 class DeliverySchema(ma.Schema):

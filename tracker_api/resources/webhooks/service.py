@@ -11,11 +11,14 @@ from ...models import TEST_EVENT_TYPE, Client, TrackingNumber, WebhookDelivery, 
 from ...models.types import utcnow
 from ...webhooks import outbox
 from ...webhooks.addresses import UnsafeUrl, check_url
+from ...web.i18n import gettext, lazy_gettext
 from ...webhooks.signing import new_secret
 from ..clients.schemas import ClientSchema
 from ..pagination import count_rows, page_items
 from ..records import bot_record
 from ..tracking.schemas import TrackingNumberSchema
+
+WEBHOOK_ENDPOINT = lazy_gettext("Webhook endpoint")  # the 404's "<what> <id> does not exist"
 
 
 def register_event_shapes():
@@ -45,14 +48,15 @@ def list_endpoints(bot_id):
 
 def get_endpoint(bot_id, endpoint_id):
     """One of this bot's endpoints (records.bot_record)."""
-    return bot_record(WebhookEndpoint, bot_id, endpoint_id, "Webhook endpoint")
+    return bot_record(WebhookEndpoint, bot_id, endpoint_id, WEBHOOK_ENDPOINT)
 
 
 def create_endpoint(bot_id, fields):
     """A new endpoint with a new secret (returned once, by this call)."""
     limit = current_app.config["WEBHOOK_MAX_ENDPOINTS"]
     if count_rows(db.select(WebhookEndpoint.id).where(WebhookEndpoint.bot_id == bot_id)) >= limit:
-        abort(409, message=f"A bot may have at most {limit} webhook endpoints: delete one first.")
+        abort(409, message=gettext("A bot may have at most %(limit)s webhook endpoints: delete one first.",
+                                   limit=limit))
     now = utcnow()
     endpoint = WebhookEndpoint(bot_id=bot_id, url=_checked_url(fields["url"]), events=_events_text(fields["events"]),
                                description=fields.get("description"), enabled=True, secret=new_secret(),
@@ -102,7 +106,8 @@ def send_test_event(bot_id, endpoint_id):
     """Queue a `webhook.test` event for this endpoint alone; the answer is its delivery, to follow in the log."""
     endpoint = get_endpoint(bot_id, endpoint_id)
     if not endpoint.enabled:
-        abort(409, message="This endpoint is disabled: enable it (PATCH enabled=true) before sending a test event.")
+        abort(409, message=gettext("This endpoint is disabled: enable it (PATCH enabled=true) before sending a test "
+                                   "event."))
     [event_row_id] = outbox.enqueue(db.session.connection(), [(
         bot_id, TEST_EVENT_TYPE, f"test:{uuid.uuid4()}", 0,
         {"message": "A test event from the Tracker API: your endpoint receives webhooks."}, [endpoint.id])])
@@ -133,7 +138,7 @@ def redeliver(bot_id, endpoint_id, delivery_id):
     delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id,
                                                                   WebhookDelivery.id == delivery_id))
     if delivery is None:
-        abort(404, message=f"Delivery {delivery_id} does not exist for this webhook endpoint.")
+        abort(404, message=gettext("Delivery %(id)s does not exist for this webhook endpoint.", id=delivery_id))
     now = utcnow()
     again = WebhookDelivery(endpoint_id=endpoint.id, event_row_id=delivery.event_row_id, subject=delivery.subject,
                             status="pending", attempts=0, next_attempt_at=now, created_at=now)

@@ -16,7 +16,9 @@ from flask import current_app, g, request
 
 from ...access.authentication import API_KEY_HEADER, presented_key, refuse
 from ...access.caller import current_caller
+from ...web import problems
 from ...web.errors import problem
+from ...web.i18n import gettext
 from .service import bot_allows_origin
 
 PREFLIGHT_MAX_AGE_SECONDS = 600
@@ -37,9 +39,9 @@ def key_allows_origin():
 
 
 def refuse_origin():
-    return refuse("origin-not-allowed", problem(
-        403, "This web page's origin may not use this tracking widget key; the operator lists the origins a "
-             "publishable key works from.", type_="/problems/origin-not-allowed"))
+    return refuse("origin-not-allowed", problem(problems.ORIGIN_NOT_ALLOWED, gettext(
+        "This web page's origin may not use this tracking widget key; the operator lists the origins a publishable "
+        "key works from.")))
 
 
 def answer_preflight():
@@ -62,9 +64,9 @@ def check_origin():
     if not api_key.is_publishable:
         if request_origin() is None:
             return None
-        return refuse("secret-key-in-browser", problem(
-            403, "A secret API key must never be used in a web page; the tracking widget takes a publishable key "
-                 "(tb_pk_...).", type_="/problems/secret-key-in-browser"))
+        return refuse("secret-key-in-browser", problem(problems.SECRET_KEY_IN_BROWSER, gettext(
+            "A secret API key must never be used in a web page; the tracking widget takes a publishable key "
+            "(tb_pk_...).")))
     if not key_allows_origin():
         return refuse_origin()
     g.cors_origin = request_origin()

@@ -6,13 +6,14 @@ from flask_smorest import abort
 from ...extensions import db
 from ...models import ApiKey, TrackingNumber
 from ...models.types import utcnow
+from ...web.i18n import lazy_gettext
 from ..tracking.schemas import TRACKING_NUMBER_PATTERN
 from ..tracking.service import status_history
 
 WELL_FORMED_NUMBER = re.compile(TRACKING_NUMBER_PATTERN)
 MAX_NUMBER_LENGTH = 64
 # Says nothing about the number typed: a page may show `detail` as it is.
-NOT_FOUND = "No parcel with this tracking number."
+NOT_FOUND = lazy_gettext("No parcel with this tracking number.")
 
 
 def public_tracking(bot_id, tracking_number):
