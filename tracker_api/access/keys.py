@@ -24,6 +24,7 @@ from ..extensions import db
 from ..models import ApiKey
 from ..models.types import utcnow
 from .key_cache import key_lookup_cache
+from .scopes import parse_scopes
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 KEY_PREFIX = "tb_"
@@ -86,15 +87,20 @@ def hash_key(plain_key):
     return hmac.new(pepper, plain_key.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *, origins=None):
+def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *, origins=None, scopes=None,
+              expires_at=None, commit=True):
     """Create a key for a bot; returns (ApiKey, plain key). The plain key is never stored. Given `origins`, the
-    key is a publishable one (`tb_pk_...`) usable only by the tracking widget on those origins."""
+    key is a publishable one (`tb_pk_...`) usable only by the tracking widget on those origins. Given `scopes`, it
+    holds only those rights (access/scopes.py; ValueError for an unknown one). Without `commit` the caller commits,
+    with what else its transaction writes (the admin API's audit record)."""
     kind = "publishable" if origins is not None else "secret"
     allowed = list(dict.fromkeys(normalize_origin(origin) for origin in origins or ()))
     if kind == "publishable" and not 1 <= len(allowed) <= MAX_ORIGINS:
         raise ValueError(f"a publishable key needs between 1 and {MAX_ORIGINS} origins")
     plain_key = generate_plain_key("publishable") if kind == "publishable" else generate_plain_key()
-    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    stored_scopes = parse_scopes(scopes)
+    if expires_in_days:
+        expires_at = utcnow() + timedelta(days=expires_in_days)
     api_key = ApiKey(
         bot_id=bot_id,
         name=name,
@@ -104,9 +110,13 @@ def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *,
         rate_limit_per_minute=rate_limit_per_minute,
         kind=kind,
         allowed_origins="\n".join(allowed) or None,
+        scopes=stored_scopes,
     )
     db.session.add(api_key)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return api_key, plain_key
 
 
@@ -123,6 +133,7 @@ class KeyRecord:
     kind: str
     rate_limit_per_minute: int | None
     origins: tuple
+    scopes: tuple | None  # None: every right
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
@@ -131,7 +142,7 @@ class KeyRecord:
     @classmethod
     def of(cls, api_key):
         return cls(api_key.id, api_key.key_hash, api_key.bot_id, api_key.name, api_key.prefix, api_key.kind,
-                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.expires_at, api_key.revoked_at,
+                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.scope_names, api_key.expires_at, api_key.revoked_at,
                    api_key.last_used_at, api_key.bot.is_active)
 
     is_publishable = ApiKey.is_publishable
