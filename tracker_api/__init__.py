@@ -8,9 +8,10 @@ from config import load_config
 from .access import register_access
 from .commands import register_commands
 from .database import register_database, register_rollback_on_error
-from .extensions import api, db, migrate
+from .extensions import admin_api, api, db, migrate
 from .ops import health, register_observability
 from .resources import register_blueprints
+from .resources.admin import register_admin_blueprints
 from .resources.widget import script as widget_script
 from .web import docs
 from .web.json_provider import OrjsonProvider
@@ -32,16 +33,18 @@ def create_app(config=None, **overrides):
     register_database(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     api.init_app(app)
+    admin_api.init_app(app)
 
     # Request hooks, in the order of these calls (after-request hooks run in the reverse order).
     register_request_id(app)
     register_security_headers(app)
-    register_access(app, api)  # block, key, budget, authentication; after: usage and security events
+    register_access(app, api, admin_api)  # block, key, budget, authentication; after: usage and security events
     register_observability(app)  # the request log and the metrics read the Caller once the answer is ready
     register_idempotency(app)  # a POST's Idempotency-Key is claimed per API key, so after authentication
     register_rollback_on_error(app)  # last, so its after-request hook runs first (database.py)
 
     register_blueprints(api)
+    register_admin_blueprints(admin_api)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(widget_script.blp)

@@ -19,5 +19,7 @@ NAMING_CONVENTION = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
+# The platform admin API (/api/admin/v1) has its own document and Swagger UI: settings prefixed ADMIN_ (config/).
+admin_api = Api(config_prefix="ADMIN_")
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
 # storage its own REDIS_URL names, so access/rate_limits.py builds one per app.

@@ -48,10 +48,18 @@ def _checksum(body):
     return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
 
 
-def generate_plain_key(kind="secret"):
-    prefix = PUBLISHABLE_PREFIX if kind == "publishable" else KEY_PREFIX
+def generate_secret(prefix):
+    """`prefix` + 26 random base62 characters + their checksum: the format of keys and platform tokens alike."""
     body = prefix + "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
     return body + _checksum(body)
+
+
+def has_valid_checksum(plain):
+    return hmac.compare_digest(plain[-CHECKSUM_LENGTH:], _checksum(plain[:-CHECKSUM_LENGTH]))
+
+
+def generate_plain_key(kind="secret"):
+    return generate_secret(PUBLISHABLE_PREFIX if kind == "publishable" else KEY_PREFIX)
 
 
 def display_prefix(plain_key):
@@ -79,7 +87,7 @@ def is_well_formed(plain_key):
     """Format and checksum only: no database, no secret involved."""
     if not plain_key or not KEY_PATTERN.match(plain_key):
         return False
-    return hmac.compare_digest(plain_key[-CHECKSUM_LENGTH:], _checksum(plain_key[:-CHECKSUM_LENGTH]))
+    return has_valid_checksum(plain_key)
 
 
 def hash_key(plain_key):
@@ -142,8 +150,8 @@ class KeyRecord:
     @classmethod
     def of(cls, api_key):
         return cls(api_key.id, api_key.key_hash, api_key.bot_id, api_key.name, api_key.prefix, api_key.kind,
-                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.scope_names, api_key.expires_at, api_key.revoked_at,
-                   api_key.last_used_at, api_key.bot.is_active)
+                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.scope_names, api_key.expires_at,
+                   api_key.revoked_at, api_key.last_used_at, api_key.bot.is_active)
 
     is_publishable = ApiKey.is_publishable
     is_usable_at = ApiKey.is_usable_at

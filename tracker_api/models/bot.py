@@ -19,3 +19,12 @@ class Bot(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     # The number of the bot's latest change to its tracking numbers and clients: see writes/change_numbers.py.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The bot's IANA time zone (its local days), validated with zoneinfo where it is set.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # A sandbox bot (demo data for an integrator to develop against) names the live bot it belongs to. No foreign
+    # key: adding one would make SQLite rebuild this table (migration 0008), and bots are never deleted.
+    sandbox_of: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    @property
+    def is_sandbox(self):
+        return self.sandbox_of is not None

@@ -12,6 +12,9 @@ class BotSchema(ma.Schema):
     username = ma.fields.String(metadata={"example": "@company_bot"})
     is_active = ma.fields.Boolean(metadata={"example": True})
     subscription_status = ma.fields.String(metadata={"enum": list(SUBSCRIPTION_STATUSES), "example": "active"})
+    is_sandbox = ma.fields.Boolean(metadata={
+        "description": "A sandbox bot: demo data to develop against, linked to a live bot. Swap the bot id and key "
+                       "for the live ones when the integration is ready.", "example": False})
 
 
 class UsageQuerySchema(QuerySchema):

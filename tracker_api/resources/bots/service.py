@@ -8,14 +8,20 @@ def get_bot(bot_id):
     return db.session.get(Bot, bot_id)
 
 
-def create_bot(*, name, username, bot_id=None, subscription_status="active"):
+def create_bot(*, name, username, bot_id=None, subscription_status="active", timezone="UTC", sandbox_of=None,
+               commit=True):
     """Without an id, take the one after the highest: ids are mostly the platform's own, given explicitly,
-    and a PostgreSQL sequence that never saw them would hand one out again."""
+    and a PostgreSQL sequence that never saw them would hand one out again. Without `commit` the caller commits
+    (with the admin API's audit record)."""
     if bot_id is None:
         bot_id = (db.session.scalar(db.select(db.func.max(Bot.id))) or 0) + 1
-    bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True)
+    bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True,
+              timezone=timezone, sandbox_of=sandbox_of)
     db.session.add(bot)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return bot
 
 
