@@ -2,7 +2,7 @@
 from flask.views import MethodView
 
 from ..blueprint import AdminBlueprint
-from . import service
+from . import sandbox, service
 from .schemas import (
     AdminBotSchema,
     BotCreateSchema,
@@ -74,3 +74,25 @@ class BotWebhooks(MethodView):
     def get(self, bot_id):
         """List a bot's webhook endpoints with their health (read-only)"""
         return service.webhooks_health(bot_id)
+
+
+@blp.route(f"/{BOT_ID}/sandbox")
+class BotSandbox(MethodView):
+    @blp.response(200, AdminBotSchema)
+    def get(self, bot_id):
+        """Get a live bot's sandbox bot"""
+        return sandbox.find_sandbox(bot_id)
+
+    @blp.response(201, AdminBotSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, bot_id):
+        """Create a live bot's sandbox: a linked bot with the demo data, for its own keys and webhooks"""
+        return sandbox.create_sandbox(bot_id)
+
+
+@blp.route(f"/{BOT_ID}/sandbox/reset")
+class BotSandboxReset(MethodView):
+    @blp.response(200, AdminBotSchema)
+    def post(self, bot_id):
+        """Reset a live bot's sandbox to exactly the demo data (its keys and webhook endpoints stay)"""
+        return sandbox.reset_sandbox(bot_id)
