@@ -94,6 +94,6 @@ def test_reset_restores_exactly_the_demo_data_and_touches_no_other_bot(app, http
     assert in_app(app, lambda: db.session.get(WebhookEndpoint, webhook_id)) is not None
     overview = http.get(f"/api/v1/statistics/{sandbox['id']}/overview", headers=headers).get_json()
     assert overview["total_clients"] == len(CLIENTS) and overview["total_tracking_numbers"] == 41
-    trail = http.get(f"{ADMIN}/audit?bot_id={sandbox['id']}", headers=platform).get_json()
+    trail = http.get(f"{ADMIN}/audit?bot_id={tenant.bot_id}", headers=platform).get_json()  # the live bot's
     assert [event["action"] for event in trail["events"]][:1] == ["sandbox.reset"]
     assert "sandbox.create" in [event["action"] for event in trail["events"]]

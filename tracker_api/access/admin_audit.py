@@ -1,5 +1,6 @@
 """The audit trail of the admin API: every write, with the platform token that made it, the record before and after,
-and when. Written in the write's own transaction, so a write and its record are committed (or rolled back) together."""
+and when (a sandbox's creation and resets are filed under its live bot). Written in the write's own transaction, so
+a write and its record are committed (or rolled back) together."""
 from datetime import date, datetime
 
 from ..extensions import db

@@ -38,7 +38,7 @@ def create_sandbox(live_bot_id):
         abort(409, message=f"Bot {live_bot_id} already has sandbox {existing.id}.", extra={"existing_id": existing.id})
     sandbox = create_bot(name=f"{live.name} (sandbox)"[:200], username=live.username, timezone=live.timezone,
                          subscription_status=live.subscription_status, sandbox_of=live.id, commit=False)
-    record_admin_write("sandbox.create", sandbox.id, f"bot:{sandbox.id}", None, snapshot(sandbox, BOT_FIELDS))
+    record_admin_write("sandbox.create", live.id, f"bot:{sandbox.id}", None, snapshot(sandbox, BOT_FIELDS))
     seed_demo_data(sandbox.id)  # commits the bot, its audit record and the data
     return sandbox
 
@@ -54,7 +54,7 @@ def reset_sandbox(live_bot_id):
     for model in SANDBOX_DATA:
         db.session.execute(delete(model).where(model.bot_id == sandbox.id))
     totals.recount(db.session.connection(), sandbox.id)  # the bulk deletes bypassed the totals' listener
-    record_admin_write("sandbox.reset", sandbox.id, f"bot:{sandbox.id}", None, None)
+    record_admin_write("sandbox.reset", live_bot_id, f"bot:{sandbox.id}", None, None)
     db.session.commit()
     seed_demo_data(sandbox.id)
     return sandbox
