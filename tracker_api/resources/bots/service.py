@@ -2,6 +2,8 @@
 from ...extensions import db
 from ...models import Bot
 
+MAX_BOT_ID = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
+
 
 def get_bot(bot_id):
     # The auth hook has already matched bot_id to the key's (active) bot, so it exists.
@@ -15,6 +17,8 @@ def create_bot(*, name, username, bot_id=None, subscription_status="active", tim
     (with the admin API's audit record)."""
     if bot_id is None:
         bot_id = (db.session.scalar(db.select(db.func.max(Bot.id))) or 0) + 1
+        if bot_id > MAX_BOT_ID:
+            raise ValueError("the bot ids after the highest one are used up: give the new bot its id")
     bot = Bot(id=bot_id, name=name, username=username, subscription_status=subscription_status, is_active=True,
               timezone=timezone, sandbox_of=sandbox_of)
     db.session.add(bot)

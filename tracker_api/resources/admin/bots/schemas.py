@@ -8,6 +8,7 @@ from ....models import SECURITY_EVENT_KINDS, SUBSCRIPTION_STATUSES
 from ....serialization.schemas import BodySchema, PageQuerySchema, QuerySchema, Text, UTCDateTimeField
 from ...bots.schemas import KeyUsageSchema, UsageDaySchema
 from ...webhooks.schemas import WebhookSchema
+from ..fields import JsonBoolean
 
 MAX_BOT_ID = 2**31 - 1
 
@@ -45,20 +46,24 @@ def _bot_fields(required):
 
 
 BotCreateSchema = BodySchema.from_dict({
-    "id": ma.fields.Integer(validate=validate.Range(min=1, max=MAX_BOT_ID), metadata={
+    "id": ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_BOT_ID), metadata={
         "description": "The platform's own id for the bot; omitted: the next free one.", "example": 123}),
     **_bot_fields(True),
 }, name="BotCreate")
 
-BotUpdateSchema = BodySchema.from_dict({
+class BotUpdateSchema(BodySchema.from_dict({
     **_bot_fields(False),
-    "is_active": ma.fields.Boolean(metadata={
+    "is_active": JsonBoolean(metadata={
         "description": "false: every key of the bot is refused from the next request on.", "example": True}),
-}, name="BotUpdate")
+}, name="BotUpdateFields")):
+    @ma.validates_schema
+    def require_a_change(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change, e.g. {\"is_active\": false}.")
 
 
 class BotListQuerySchema(PageQuerySchema):
-    is_active = ma.fields.Boolean()
+    is_active = ma.fields.Boolean(truthy={"true"}, falsy={"false"})
     subscription_status = ma.fields.String(validate=validate.OneOf(SUBSCRIPTION_STATUSES))
 
 

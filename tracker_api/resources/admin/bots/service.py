@@ -27,7 +27,10 @@ def add_bot(fields):
     bot_id = fields.pop("id", None)
     if bot_id is not None and db.session.get(Bot, bot_id) is not None:
         abort(409, message=f"Bot {bot_id} already exists.", extra={"existing_id": bot_id})
-    bot = create_bot(bot_id=bot_id, commit=False, **fields)
+    try:
+        bot = create_bot(bot_id=bot_id, commit=False, **fields)
+    except ValueError as error:
+        abort(409, message=f"No id left after the highest bot's: {error}.")
     record_admin_write("bot.create", bot.id, f"bot:{bot.id}", None, snapshot(bot, BOT_FIELDS))
     db.session.commit()
     return bot

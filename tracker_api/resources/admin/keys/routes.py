@@ -61,7 +61,7 @@ class KeyRevocation(MethodView):
 
 @blp.route(f"{KEY_PATH}/{KEY_ID}/roll")
 class KeyRoll(MethodView):
-    @blp.arguments(KeyRollSchema)
+    @blp.arguments(KeyRollSchema, required=False)  # no body: no grace period
     @blp.response(200, RolledKeySchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, fields, bot_id, key_id):

@@ -6,6 +6,7 @@ from ....access.keys import MAX_ORIGINS
 from ....access.scopes import SCOPES
 from ....models import KEY_KINDS
 from ....serialization.schemas import BodySchema, PageQuerySchema, QuerySchema, Text, UTCDateTimeField
+from ..fields import JsonBoolean
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 RATE_LIMIT = validate.Range(min=1, max=1_000_000)
@@ -58,7 +59,7 @@ class KeyListSchema(ma.Schema):
 
 
 class KeyListQuerySchema(PageQuerySchema):
-    include_revoked = ma.fields.Boolean(load_default=True)
+    include_revoked = ma.fields.Boolean(load_default=True, truthy={"true"}, falsy={"false"})
 
 
 class KeyCreateSchema(BodySchema):
@@ -66,8 +67,8 @@ class KeyCreateSchema(BodySchema):
     scopes = scopes_field()
     expires_at = ma.fields.AwareDateTime(format="iso", allow_none=True, metadata={
         "description": "When it stops working (with offset); null: never"})
-    rate_limit_per_minute = ma.fields.Integer(validate=RATE_LIMIT, allow_none=True)
-    publishable = ma.fields.Boolean(load_default=False, metadata={
+    rate_limit_per_minute = ma.fields.Integer(strict=True, validate=RATE_LIMIT, allow_none=True)
+    publishable = JsonBoolean(load_default=False, metadata={
         "description": "A publishable key (tb_pk_...) for the tracking widget; needs origins"})
     origins = origins_field()
 
@@ -81,12 +82,18 @@ class KeyCreateSchema(BodySchema):
 class KeyUpdateSchema(BodySchema):
     name = Text(min_length=1, max_length=100)
     scopes = scopes_field()
-    rate_limit_per_minute = ma.fields.Integer(validate=RATE_LIMIT, allow_none=True)
+    rate_limit_per_minute = ma.fields.Integer(strict=True, validate=RATE_LIMIT, allow_none=True)
     origins = origins_field()
+
+    @ma.validates_schema
+    def require_a_change(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change, e.g. {\"scopes\": [\"read\"]}.")
 
 
 class KeyRollSchema(BodySchema):
-    grace_period_seconds = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_GRACE_SECONDS),
+    grace_period_seconds = ma.fields.Integer(strict=True, load_default=0,
+                                             validate=validate.Range(min=0, max=MAX_GRACE_SECONDS),
                                              metadata={"description": "How long the old key keeps working (at "
                                                                       "most 7 days); 0: refused at once",
                                                        "example": 86400})
