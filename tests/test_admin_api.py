@@ -165,6 +165,8 @@ def test_keys_create_list_get_change_and_revoke(http, tenant, platform):
     assert widget["key"].startswith("tb_pk_")
     assert http.post(base, headers=platform, json={"name": "x", "origins": ["https://a.example"]}).status_code == 422
     assert http.post(base, headers=platform, json={"name": "x", "scopes": ["admin"]}).status_code == 422
+    past = http.post(base, headers=platform, json={"name": "x", "expires_at": "2020-01-01T00:00:00+00:00"})
+    assert past.status_code == 422 and "expires_at" in past.get_json()["errors"]
     listed = http.get(base, headers=platform).get_json()
     assert listed["total"] == 3 and all(set(k) == KEY_KEYS for k in listed["keys"])
     assert all("key" not in k for k in listed["keys"])

@@ -1,8 +1,8 @@
 """The limits as deployed: gunicorn with four workers on PostgreSQL, counters in real Redis. One budget is
 shared by every worker, revocation (and a bot deactivated or a key rolled through the platform admin API) reaches
-every worker on the next request, the log line of a rejected
-request is what an operator greps for, and a Redis that hangs and then dies (a private redis-server started
-here, never the machine's) costs requests a bounded fraction of a second, not the service."""
+every worker on the next request, the log line of a rejected request is what an operator greps for, and a Redis
+that hangs and then dies (a private redis-server started here, never the machine's) costs requests a bounded
+fraction of a second, not the service."""
 import itertools
 import json
 import os

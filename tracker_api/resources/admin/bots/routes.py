@@ -1,6 +1,7 @@
-"""/api/admin/v1/bots: the platform's bots, their usage, security events and webhooks' health."""
+"""/api/admin/v1/bots: the platform's bots, their usage, security events, webhooks' health and sandbox."""
 from flask.views import MethodView
 
+from ...paths import BOT_ID
 from ..blueprint import AdminBlueprint
 from . import sandbox, service
 from .schemas import (
@@ -17,7 +18,6 @@ from .schemas import (
 )
 
 blp = AdminBlueprint("admin_bots", __name__, url_prefix="/bots", description="The platform's bots")
-BOT_ID = "<int(min=1, max=2147483647):bot_id>"
 
 
 @blp.route("")

@@ -7,10 +7,10 @@ from marshmallow import validate
 from ....models import SECURITY_EVENT_KINDS, SUBSCRIPTION_STATUSES
 from ....serialization.schemas import BodySchema, PageQuerySchema, QuerySchema, Text, UTCDateTimeField
 from ...bots.schemas import KeyUsageSchema, UsageDaySchema
+from ...bots.service import MAX_BOT_ID
 from ...webhooks.schemas import WebhookSchema
 from ..fields import JsonBoolean
 
-MAX_BOT_ID = 2**31 - 1
 
 
 def validate_timezone(name):

@@ -3,6 +3,7 @@ from flask.views import MethodView
 
 from ....access.usage import key_usage
 from ...bots.schemas import KeyUsageSchema
+from ...paths import BOT_ID
 from ..blueprint import AdminBlueprint
 from . import service
 from .schemas import (
@@ -18,7 +19,7 @@ from .schemas import (
 )
 
 blp = AdminBlueprint("admin_keys", __name__, url_prefix="/bots", description="A bot's API keys")
-KEY_PATH = "/<int(min=1, max=2147483647):bot_id>/keys"
+KEY_PATH = f"/{BOT_ID}/keys"
 KEY_ID = "<int(min=1, max=2147483647):key_id>"
 
 

@@ -5,6 +5,7 @@ from marshmallow import validate
 from ....access.keys import MAX_ORIGINS
 from ....access.scopes import SCOPES
 from ....models import KEY_KINDS
+from ....models.types import utcnow
 from ....serialization.schemas import BodySchema, PageQuerySchema, QuerySchema, Text, UTCDateTimeField
 from ..fields import JsonBoolean
 
@@ -71,6 +72,11 @@ class KeyCreateSchema(BodySchema):
     publishable = JsonBoolean(load_default=False, metadata={
         "description": "A publishable key (tb_pk_...) for the tracking widget; needs origins"})
     origins = origins_field()
+
+    @ma.validates("expires_at")
+    def check_expiry(self, value, **kwargs):
+        if value is not None and value <= utcnow():
+            raise ma.ValidationError("Give a time in the future, or null for a key that never expires.")
 
     @ma.validates_schema
     def check_publishable(self, data, **kwargs):
