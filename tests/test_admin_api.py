@@ -260,7 +260,8 @@ def test_usage_of_a_key_and_of_a_bot(http, tenant, platform):
     assert report["last_used_at"] is not None
     bot_usage = http.get(f"{ADMIN}/bots/{tenant.bot_id}/usage?days=3", headers=platform).get_json()
     assert bot_usage["bot_id"] == tenant.bot_id and len(bot_usage["days"]) == 3
-    assert bot_usage["days"][0]["total"] - bot_before["total"] == 4 and [k["key_id"] for k in bot_usage["keys"]] == [tenant.key_id]
+    assert bot_usage["days"][0]["total"] - bot_before["total"] == 4
+    assert [k["key_id"] for k in bot_usage["keys"]] == [tenant.key_id]
 
 
 def test_security_events_of_a_bot_filtered_by_kind_and_time(app, http, tenant, platform):

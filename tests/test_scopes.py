@@ -49,8 +49,8 @@ def send(http, path, method, key):
 
 def snapshot(app):
     def count():
-        return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model)) for model in WRITTEN} | {
-            "change_seq": db.session.scalar(select(func.sum(Bot.change_seq)))}
+        counts = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model)) for model in WRITTEN}
+        return {**counts, "change_seq": db.session.scalar(select(func.sum(Bot.change_seq)))}
     return in_app(app, count)
 
 

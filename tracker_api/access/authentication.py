@@ -8,9 +8,11 @@ reason is kept on the Caller (caller.py) for the audit trail.
 
 Publishable keys (`tb_pk_...`, the tracking widget's) are refused with a 403 everywhere but on views that say
 they take them (`accepts_publishable_keys = True` on the MethodView): the view opts in, so a route added later
-is closed to them by default. A key with scopes (scopes.py) is refused with a 403 naming the scope an operation
-needs, here, before the view touches anything. Where such keys may be used from (origins, CORS) is the widget's own business:
+is closed to them by default. Where such keys may be used from (origins, CORS) is the widget's own business:
 resources/widget/cors.py.
+
+A key with scopes (scopes.py) is refused with a 403 naming the scope an operation needs, here, before the view
+touches anything.
 """
 from flask import current_app, request
 
