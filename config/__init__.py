@@ -145,6 +145,15 @@ class Config:
     OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "tryItOutEnabled": True}
     OPENAPI_REDOC_PATH = "redoc"
     OPENAPI_REDOC_URL = "/api/docs/assets/redoc/redoc.standalone.js"
+    # The platform admin API's own document and Swagger UI (tracker_api/resources/admin), apart from the public one.
+    ADMIN_API_TITLE = "Tracker API: platform admin"
+    ADMIN_API_VERSION = "v1"
+    ADMIN_OPENAPI_VERSION = "3.0.3"
+    ADMIN_OPENAPI_URL_PREFIX = "/api/admin"
+    ADMIN_OPENAPI_JSON_PATH = "openapi.json"
+    ADMIN_OPENAPI_SWAGGER_UI_PATH = "docs"
+    ADMIN_OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/swagger-ui/"
+    ADMIN_OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True}
 
 
 class ProductionConfig(Config):

@@ -175,6 +175,7 @@ def make_client(app, bot_id, client_code="CLIENT123", **fields):
 import redis  # noqa: E402  (appended section: imports kept with the fixtures that use them)
 
 TABLES = TABLES + ("security_events",)  # no foreign keys, so its place in the wipe order is free
+TABLES = TABLES + ("admin_audit_events", "platform_tokens")  # the admin API's (tests/test_admin_api.py)
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

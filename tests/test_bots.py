@@ -23,7 +23,8 @@ def test_the_bot_is_exactly_the_product_documents_example(app):
     response = app.test_client().get(f"/api/v1/bots/{BOT}", headers=tenant.headers)
     assert response.status_code == 200
     assert response.get_json() == {"id": 123, "name": "Название компании", "username": "@company_bot",
-                                   "is_active": True, "subscription_status": "active", "timezone": "UTC"}
+                                   "is_active": True, "subscription_status": "active", "timezone": "UTC",
+                                   "is_sandbox": False}
 
 
 @pytest.mark.parametrize("subscription_status", ["trial", "past_due"])

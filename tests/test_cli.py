@@ -15,8 +15,8 @@ from tracker_api.models.types import utcnow
 from walkthrough import DEMO_BOT_ID, DEMO_CLIENTS, DEMO_TRACKING_NUMBERS, walk_every_endpoint
 
 BOT_KEYS = {"id", "name", "username", "is_active", "subscription_status", "timezone"}
-KEY_KEYS = {"id", "bot_id", "name", "kind", "prefix", "origins", "rate_limit_per_minute", "created_at", "expires_at",
-            "revoked_at", "last_used_at", "last_used_address"}
+KEY_KEYS = {"id", "bot_id", "name", "kind", "prefix", "origins", "scopes", "rate_limit_per_minute", "created_at",
+            "expires_at", "revoked_at", "last_used_at", "last_used_address"}
 USAGE_KEYS = {"key_id", "bot_id", "name", "prefix", "rate_limit_per_minute", "last_used_at", "last_used_address",
               "days"}
 USAGE_DAY_KEYS = {"date", "total", "success", "client_error", "rate_limited", "server_error"}

@@ -292,3 +292,50 @@ def test_polling_reports_a_status_change_between_rounds(server, key):
     assert poller.returncode == 0, errors
     assert "POLL000001: pending" in "".join(first_round)
     assert "POLL000001: pending -> in_transit" in rest and "round 2:" in rest
+
+
+# --- the platform admin API (docs/PLATFORM_ADMIN_API.md) ---------------------------------------------------
+
+def platform_token(server):
+    from tracker_api.access.platform_tokens import issue_token
+    return in_app(server.app, lambda: issue_token("examples")[1])
+
+
+def test_the_platform_admin_example_walks_a_company_s_life(server):
+    from tracker_api.extensions import db
+    from tracker_api.models import AdminAuditEvent, ApiKey, Bot
+    env = clean_env(TRACKER_ADMIN_URL=server.gunicorn.url + "/api/admin/v1",
+                    TRACKER_PLATFORM_TOKEN=platform_token(server))
+    command = interpreter("platform_admin.py") + ["9001", "Silk Road Cargo", "@silk_road_cargo_bot"]
+    result = run(command, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in (r"Signed up: bot 9001 \(Silk Road Cargo, trial\)", r"New API key tb_\w{6}\.\.\. \(id \d+\)",
+                 r"The key works: bot 9001, scopes read, write", r"Rolled: new key tb_\w{6}\.\.\., the old one works "
+                 r"until \d{4}-", r"Revoked key \d+ at \d{4}-", r"Usage today: 1 requests \(1 succeeded\), last use",
+                 r"Sandbox bot \d+ with the demo data"):
+        assert re.search(line, result.stdout), (line, result.stdout)
+
+    def state():
+        keys = db.session.scalars(db.select(ApiKey).where(ApiKey.bot_id == 9001).order_by(ApiKey.id)).all()
+        sandbox = db.session.scalar(db.select(Bot).where(Bot.sandbox_of == 9001))
+        actions = db.session.scalars(db.select(AdminAuditEvent.action).order_by(AdminAuditEvent.id)).all()
+        return [(k.scopes, k.expires_at is not None, k.revoked_at is not None) for k in keys], sandbox, actions
+    keys, sandbox, actions = in_app(server.app, state)
+    assert keys == [("read write", True, False), ("read write", False, True)]
+    assert sandbox is not None and sandbox.timezone == "UTC"
+    assert actions[-5:] == ["bot.create", "key.create", "key.roll", "key.revoke", "sandbox.create"]
+    again = run(command, env)
+    assert again.returncode == 1 and "Error: 409: Bot 9001 already exists." in again.stderr
+
+
+def test_every_admin_operation_runs_as_printed_with_curl(server):
+    require_program("curl", "curl")
+    script = (EXAMPLES / "platform_admin.sh").read_text().replace(MAKE_RUN_ADDRESS, server.gunicorn.url[7:])
+    assert script.count("curl -sS") >= 18
+    result = subprocess.run(["bash", "-s"], input=script, cwd=REPO, env=clean_env(TOKEN=platform_token(server)),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"timezone":"Asia/Almaty"' in result.stdout and '"subscription_status":"active"' in result.stdout
+    assert '"scopes":["read","write","webhooks"]' in result.stdout and '"rate_limit_per_minute":120' in result.stdout
+    assert '"is_sandbox":true' in result.stdout and '"action":"sandbox.reset"' in result.stdout
+    assert '"webhooks":[]' in result.stdout and '"action":"key.roll"' in result.stdout

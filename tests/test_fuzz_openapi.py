@@ -18,6 +18,9 @@ Where the run departs from the published document, and why (each is narrow; no c
 - The key is not a generated header (`with-security-parameters = false`): negative cases would otherwise spend
   themselves on a missing key instead of bad data. ignored_auth still sends every operation without a key and
   with an invented one, and both must be refused.
+The platform admin API's document (/api/admin/openapi.json) is fuzzed the same way, with a platform token, its
+`bot_id` narrowed to the caller's bot 123 (other ids are mostly 404s that would hide the rest) and half the generated
+key ids the bot's real ones.
 No 429 occurs (TestConfig's budgets are out of reach), so its documented headers are checked in test_ratelimit.
 The exports (/api/v1/export/...) answer text/csv, application/x-ndjson or XLSX, and response_schema_conformance
 cannot judge either: Schemathesis has no deserializer for them and skips the body (an OpenAPI 3.0 schema describes
@@ -32,9 +35,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from config import TestConfig
-from conftest import make_client, make_tenant, make_tracking
+from conftest import in_app, make_client, make_tenant, make_tracking
 from tracker_api import create_app
-from tracker_api.access import keys
+from tracker_api.access import keys, platform_tokens
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "20250127"))
@@ -48,10 +51,14 @@ TRACKING_IDS = [1, 2, 3, 4]
 CLIENT_IDS = [1, 2, 3]
 
 
-def fuzzed_document():
+ADMIN_TOKEN = platform_tokens.generate_secret(platform_tokens.TOKEN_PREFIX)
+KEY_IDS = [1, 2]  # bot 123's key, and bot 456's (a 404 under bot 123)
+
+
+def fuzzed_document(url="/api/openapi.json"):
     """The document the app publishes, with the two departures the module docstring explains."""
     app = create_app(TestConfig(), SQLALCHEMY_DATABASE_URI="sqlite://")
-    document = app.test_client().get("/api/openapi.json").get_json()
+    document = app.test_client().get(url).get_json()
     for path_item in document["paths"].values():
         for parameter in path_item.get("parameters", []):
             if parameter["name"] == "bot_id":
@@ -86,6 +93,19 @@ schema = schemathesis.openapi.from_dict(fuzzed_document(), config=schemathesis.C
 schema.app = APP_UNDER_TEST
 
 
+admin_schema = schemathesis.openapi.from_dict(fuzzed_document("/api/admin/openapi.json"),
+                                              config=schemathesis.Config.from_dict({
+    "seed": FUZZ_SEED,
+    "generation": {"mode": "all", "max-examples": FUZZ_EXAMPLES, "deterministic": True, "database": "none",
+                   "with-security-parameters": False},
+    "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+    "auth": {"openapi": {"PlatformToken": {"bearer": ADMIN_TOKEN}}},
+    "dictionaries": {"key_ids": {"values": KEY_IDS}},
+    "parameters": {"path.key_id": {"dictionary": "key_ids", "probability": 0.5}},
+}))
+admin_schema.app = APP_UNDER_TEST
+
+
 @schema.hook
 def filter_query(context, query):
     """Only declared query parameters (see the module docstring)."""
@@ -109,8 +129,27 @@ def app_with_sample_data(app, monkeypatch):
     APP_UNDER_TEST.app = None
 
 
+@admin_schema.hook("filter_query")
+def filter_admin_query(context, query):
+    return filter_query(context, query)
+
+
 @schema.parametrize()
 # One database (and its sample data) per operation, shared by that operation's generated cases: intended.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_operation_keeps_its_documented_contract(case, app_with_sample_data):
+    case.call_and_validate()
+
+
+@pytest.fixture
+def admin_app_with_sample_data(app_with_sample_data, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(platform_tokens, "generate_secret", lambda prefix: ADMIN_TOKEN)
+        in_app(app_with_sample_data, platform_tokens.issue_token, "fuzzer")
+    return app_with_sample_data
+
+
+@admin_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_admin_operation_keeps_its_documented_contract(case, admin_app_with_sample_data):
     case.call_and_validate()

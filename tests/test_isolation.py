@@ -62,10 +62,15 @@ def normalized(rule):
     return re.sub(r"<(?:[^:>]+:)?([a-z_]+)>", r"<\1>", rule)
 
 
-def api_routes(app):
-    """(method, rule) for every API operation the app serves, HEAD/OPTIONS aside."""
+# Routes without a bot id in the path: they answer about the calling key itself, so there is no other bot to name.
+CALLER_ONLY_ROUTES = {"/api/v1/me"}
+
+
+def api_routes(app, *, caller_only=False):
+    """(method, rule) for every API operation the app serves, HEAD/OPTIONS aside: those scoped by a bot id in the
+    path, or with `caller_only` those about the calling key."""
     return sorted({(method, rule.rule) for rule in app.url_map.iter_rules()
-                   if rule.rule.startswith(API_PREFIX)
+                   if rule.rule.startswith(API_PREFIX) and (rule.rule in CALLER_ONLY_ROUTES) == caller_only
                    for method in rule.methods if method in CHECKED_METHODS})
 
 
@@ -121,6 +126,15 @@ def test_route_list_is_read_from_the_app_and_covers_every_known_route(app):
     assert KNOWN_ROUTES <= routes, KNOWN_ROUTES - routes
     for method, rule in api_routes(app):
         assert "bot_id" in route_arguments(app, rule), f"{method} {rule} is not scoped by bot_id"
+    for method, rule in api_routes(app, caller_only=True):
+        assert method == "GET" and not route_arguments(app, rule), f"{method} {rule} takes arguments"
+
+
+def test_a_caller_only_route_shows_the_calling_key_and_nothing_of_another_bot(app, http, tenant, rival_data):
+    for method, rule in api_routes(app, caller_only=True):
+        response = http.open(rule, method=method, headers=tenant.headers)
+        assert response.status_code == 200 and response.get_json()["bot_id"] == tenant.bot_id, rule
+        assert_no_rival_data(response)
 
 
 def test_other_bots_key_is_refused_on_every_endpoint_of_a_bot(app, http, tenant, rival_data):

@@ -132,7 +132,8 @@ def test_overview_and_bot_schemas_carry_the_product_documents_examples(spec):
     assert examples(spec, "Overview") == {"total_clients": 150, "total_tracking_numbers": 500, "pending": 50,
                                           "in_transit": 200, "delivered": 200, "issued": 40, "cancelled": 10}
     assert examples(spec, "Bot") == {"id": 123, "name": "Название компании", "username": "@company_bot",
-                                     "is_active": True, "subscription_status": "active", "timezone": "Asia/Almaty"}
+                                     "is_active": True, "subscription_status": "active", "timezone": "Asia/Almaty",
+                                     "is_sandbox": False}
 
 
 # --- a well-formed OpenAPI 3.0 document (openapi-spec-validator is not a dependency) --------------------

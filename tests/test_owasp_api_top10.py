@@ -42,9 +42,16 @@ RIVAL_SECRETS = ("RIVAL-SECRET-7734", "RIVALVIP0042", "Zhanibek Secretov", "+770
 
 # --- helpers ------------------------------------------------------------------------------------------
 
+ADMIN_PREFIX = "/api/admin/v1/"
+# Under /api/v1 without a bot id: the calling key's own description, no other bot to name (GET only, no arguments).
+CALLER_ONLY_RULES = {"/api/v1/me"}
+
+
 def bot_scoped_rules(app):
-    """Every URL rule with a bot id in its path, whatever its prefix."""
-    return [rule for rule in app.url_map.iter_rules() if "bot_id" in rule.arguments]
+    """Every URL rule with a bot id in its path, whatever its prefix, but the platform admin API's: it names any
+    bot by design, for a platform token only, and refuses every bot key with a 401 (API5 below, test_admin_api)."""
+    return [rule for rule in app.url_map.iter_rules()
+            if "bot_id" in rule.arguments and not rule.rule.startswith(ADMIN_PREFIX)]
 
 
 def operations(app):
@@ -147,7 +154,9 @@ class TestAPI1BrokenObjectLevelAuthorization:
         assert matrix, "no URL rule with <bot_id> in the app"
         assert {rule.rule for _, rule in matrix} == {rule.rule for rule in bot_scoped_rules(app)}
         for rule in app.url_map.iter_rules():
-            if rule.rule.startswith(API_PREFIX):
+            if rule.rule in CALLER_ONLY_RULES:
+                assert not rule.arguments and rule.methods - {"HEAD", "OPTIONS"} == {"GET"}, rule.rule
+            elif rule.rule.startswith(API_PREFIX):
                 assert "bot_id" in rule.arguments, f"{rule.rule} serves API data without a bot id in its path"
         for method, rule in matrix:
             unknown = rule.arguments - rival.keys()
@@ -361,17 +370,33 @@ OPERATOR_PROBES = [("POST", "/api/v1/bots"), ("POST", "/api/v1/bots/{bot_id}/key
 
 class TestAPI5BrokenFunctionLevelAuthorization:
     """API5:2023 Broken Function Level Authorization. Operator functions (creating bots and keys, revoking,
-    limits, security events, unblocking) exist only as `flask` CLI commands on the servers, never as HTTP
-    routes; a bot key can only read its bot and read and write its tracking numbers. /metrics needs no key but
+    limits, security events, unblocking) exist as `flask` CLI commands on the servers and, for the bot platform's
+    backend, as the platform admin API (/api/admin/v1), which takes only a platform token and answers every bot key
+    with a 401; a bot key can only read its bot and read and write its tracking numbers. /metrics needs no key but
     nginx does not route it (docker/nginx.conf; tests/test_e2e_nginx.py probes it through nginx), and it holds
     no tenant identifiers. A method a route does not allow is a 405 problem."""
 
-    def test_operator_functions_are_cli_commands_not_routes(self, app):
-        assert {"bots", "keys", "security"} <= set(app.cli.commands)
+    def test_operator_functions_are_cli_commands_or_platform_admin_routes(self, app, http, tenant):
+        """Outside the platform admin API (/api/admin/v1, a platform token's), no route manages bots, keys or
+        security; there, every route refuses a bot key with the 401 of a missing credential."""
+        assert {"bots", "keys", "security", "platform-tokens"} <= set(app.cli.commands)
+        admin_rules = []
         for rule in app.url_map.iter_rules():
+            if rule.rule.startswith(ADMIN_PREFIX) or rule.rule.startswith("/api/admin/openapi.json") or \
+                    rule.rule == "/api/admin/docs":
+                admin_rules.append(rule)
+                continue
             assert not re.search(r"keys|admin|security|unblock|events", rule.rule), rule.rule
             if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
                 assert "bot_id" in rule.arguments and not rule.rule.startswith("/api/v1/bots"), rule.rule
+        operations = [(rule, method) for rule in admin_rules if rule.rule.startswith(ADMIN_PREFIX)
+                      for method in rule.methods & set(CHECKED_METHODS)]
+        assert operations
+        for rule, method in operations:
+            path = path_of(app, rule, {name: tenant.bot_id if name == "bot_id" else tenant.key_id
+                                       for name in rule.arguments})
+            response = http.open(path, method=method, headers=tenant.headers, json={"is_active": True})
+            assert_problem(response, 401)
 
     def test_a_bot_key_reaches_no_operator_function_and_cannot_change_its_bot(self, app, http, tenant):
         before = rows_of_bot(app, tenant.bot_id)
@@ -595,6 +620,8 @@ NOT_API_OPERATIONS = {
     "/api/docs/assets/swagger-ui/<path:filename>": "Swagger UI's static files",
     "/api/docs/assets/redoc/<path:filename>": "ReDoc's static files",
     "/api/docs/assets/redoc/redoc.standalone.js": "ReDoc's script, served with a local logo",
+    "/api/admin/openapi.json": "the platform admin API's document",
+    "/api/admin/docs": "the platform admin API's Swagger UI",
     "/api/widget.js": "the tracking widget's script, which companies paste into their pages",
     "/healthz": "load balancer probe, no data",
     "/readyz": "load balancer probe, no data",
@@ -616,8 +643,9 @@ class TestAPI9ImproperInventoryManagement:
                   for rule in app.url_map.iter_rules() if rule.rule not in NOT_API_OPERATIONS
                   for method in rule.methods - {"HEAD", "OPTIONS"}}
         document = openapi_document(http)
-        documented = {(path, method) for path, item in document["paths"].items() for method in item
-                      if method in {m.lower() for m in CHECKED_METHODS}}
+        admin_document = http.get("/api/admin/openapi.json").get_json()  # the platform's, apart from the public
+        documented = {(path, method) for spec in (document, admin_document) for path, item in spec["paths"].items()
+                      for method in item if method in {m.lower() for m in CHECKED_METHODS}}
         assert documented and served == documented
         assert set(NOT_API_OPERATIONS) <= {rule.rule for rule in app.url_map.iter_rules()}, "a stale entry"
         assert document["info"]["version"] == "v1"

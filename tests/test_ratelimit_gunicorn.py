@@ -1,7 +1,8 @@
 """The limits as deployed: gunicorn with four workers on PostgreSQL, counters in real Redis. One budget is
-shared by every worker, revocation reaches every worker on the next request, the log line of a rejected
-request is what an operator greps for, and a Redis that hangs and then dies (a private redis-server started
-here, never the machine's) costs requests a bounded fraction of a second, not the service."""
+shared by every worker, revocation (and a bot deactivated or a key rolled through the platform admin API) reaches
+every worker on the next request, the log line of a rejected request is what an operator greps for, and a Redis
+that hangs and then dies (a private redis-server started here, never the machine's) costs requests a bounded
+fraction of a second, not the service."""
 import itertools
 import json
 import os
@@ -149,6 +150,55 @@ def test_revocation_is_seen_by_every_worker_on_the_next_request(stack):
     assert 200 not in after and after.count(401) >= 10, after
     assert {line["refusal"] for line in refused} <= {"revoked-key", "address-blocked", "rate-limited"}
     assert len({line["pid"] for line in refused if line["refusal"] == "revoked-key"}) >= 2, refused
+
+
+def fire_with(stack, path, headers, label, count=40):
+    """`count` simultaneous GETs of `path`: (status codes, their log lines)."""
+    ids = [request_id(label, index) for index in range(count)]
+    responses = fire(count, lambda index: requests.get(f"{stack.url}{path}", timeout=30,
+                                                       headers={**headers, "X-Request-ID": ids[index]}))
+    return [response.status_code for response in responses], stack.server.lines_for(ids)
+
+
+def platform_headers(stack):
+    from tracker_api.access.platform_tokens import issue_token
+    return {"Authorization": f"Bearer {in_app(stack.app, lambda: issue_token('platform')[1])}"}
+
+
+def test_deactivating_a_bot_through_the_admin_api_is_seen_by_every_worker_on_the_next_request(stack):
+    tenant = new_tenant(stack, rate_limit=10_000)
+    path = f"/api/v1/bots/{tenant.bot_id}"
+    before, served = fire_with(stack, path, tenant.headers, "active")
+    assert before == [200] * 40 and len({line["pid"] for line in served}) >= 2
+    changed = requests.patch(f"{stack.url}/api/admin/v1/bots/{tenant.bot_id}", json={"is_active": False},
+                             headers=platform_headers(stack), timeout=30)
+    assert changed.status_code == 200 and changed.json()["is_active"] is False
+    after, refused = fire_with(stack, path, tenant.headers, "inactive")
+    assert after == [403] * 40
+    assert len({line["pid"] for line in refused if line["refusal"] == "bot-inactive"}) >= 2, refused
+
+
+def test_a_rolled_key_works_on_every_worker_during_its_grace_period_and_is_refused_after_it(stack):
+    tenant = new_tenant(stack, rate_limit=10_000)
+    path = f"/api/v1/bots/{tenant.bot_id}"
+    assert fire_with(stack, path, tenant.headers, "cached")[0] == [200] * 40  # every worker caches the old key
+    grace = 3
+    rolled = requests.post(f"{stack.url}/api/admin/v1/bots/{tenant.bot_id}/keys/{tenant.key_id}/roll",
+                           json={"grace_period_seconds": grace}, headers=platform_headers(stack), timeout=30)
+    assert rolled.status_code == 200, rolled.text
+    grace_ends = time.time() + grace
+    new_headers = {"X-API-Key": rolled.json()["key"]["key"]}
+    old, old_lines = fire_with(stack, path, tenant.headers, "old-in-grace")
+    new, new_lines = fire_with(stack, path, new_headers, "new-in-grace")
+    assert time.time() < grace_ends, "the grace period ended before the check: raise `grace`"
+    assert old == [200] * 40 and new == [200] * 40
+    assert len({line["pid"] for line in old_lines}) >= 2 and len({line["pid"] for line in new_lines}) >= 2
+    time.sleep(max(0.0, grace_ends - time.time()) + 0.5)
+    # Fewer old-key requests than an invalid-key burst (10), so that the address is not blocked for the new key.
+    old, old_lines = fire_with(stack, path, tenant.headers, "old-after-grace", count=8)
+    assert old == [401] * 8 and {line["refusal"] for line in old_lines} == {"expired-key"}
+    assert len({line["pid"] for line in old_lines}) >= 2, old_lines
+    assert fire_with(stack, path, new_headers, "new-after-grace")[0] == [200] * 40
 
 
 # --- client addresses and the request log ----------------------------------------------------------

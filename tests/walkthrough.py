@@ -26,7 +26,7 @@ def walk_every_endpoint(send, bot_id=DEMO_BOT_ID):
     base = f"/api/v1/tracking/{bot_id}"
     bot = call("GET", f"/api/v1/bots/{bot_id}")
     assert bot == {"id": bot_id, "name": "Demo Cargo", "username": "@demo_cargo_bot", "is_active": True,
-                   "subscription_status": "active", "timezone": "UTC"}
+                   "subscription_status": "active", "timezone": "UTC", "is_sandbox": False}
 
     listed = call("GET", base)
     assert listed["total"] >= DEMO_TRACKING_NUMBERS and len(listed["tracking_numbers"]) == min(listed["total"], 50)

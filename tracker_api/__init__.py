@@ -9,9 +9,10 @@ from .access import register_access
 from .commands import register_commands
 from .database import register_database, register_rollback_on_error
 from .access.replica_reads import register_replica_reads
-from .extensions import api, babel, db, migrate
+from .extensions import admin_api, api, babel, db, migrate
 from .ops import health, register_observability
 from .resources import register_blueprints
+from .resources.admin import register_admin_blueprints
 from .resources.reference import register_reference
 from .resources.widget import script as widget_script
 from .web import docs, problem_pages
@@ -37,17 +38,19 @@ def create_app(config=None, **overrides):
     api.init_app(app)
     register_reference(api)  # the introduction and code samples: before any operation is documented
     babel.init_app(app, locale_selector=select_language)
+    admin_api.init_app(app)
 
     # Request hooks, in the order of these calls (after-request hooks run in the reverse order).
     register_request_id(app)
     register_security_headers(app)
-    register_access(app, api)  # block, key, budget, authentication; after: usage and security events
+    register_access(app, api, admin_api)  # block, key, budget, authentication; after: usage and security events
     register_replica_reads(app)  # an authenticated GET may read a replica (DATABASE_REPLICA_URLS); the key decides
     register_observability(app)  # the request log and the metrics read the Caller once the answer is ready
     register_idempotency(app)  # a POST's Idempotency-Key is claimed per API key, so after authentication
     register_rollback_on_error(app)  # last, so its after-request hook runs first (database/__init__.py)
 
     register_blueprints(api)
+    register_admin_blueprints(admin_api)
     app.register_blueprint(docs.blp)
     app.register_blueprint(problem_pages.blp)
     app.register_blueprint(health.blp)

@@ -39,5 +39,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION),
 migrate = Migrate()
 api = Api()
 babel = Babel()  # problem titles, details and field errors in the request's language (web/i18n.py)
+# The platform admin API (/api/admin/v1) has its own document and Swagger UI: settings prefixed ADMIN_ (config/).
+admin_api = Api(config_prefix="ADMIN_")
 # The rate limiter is not here: Flask-Limiter keeps one storage per instance, and each app counts in the
 # storage its own REDIS_URL names, so access/rate_limits.py builds one per app.

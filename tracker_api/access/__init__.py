@@ -1,7 +1,8 @@
 """Who is calling and how much they may do: API keys (keys.py) and their per-worker cache (key_cache.py),
 authentication and bot scoping (authentication.py), rate limits (rate_limits.py), address blocks and security
 events (security_events.py), usage per key (usage.py), the counters every worker shares (shared_store.py), and the
-request's Caller (caller.py) where all of them keep what they found."""
+request's Caller (caller.py) where all of them keep what they found; the platform's tokens for the admin API
+(platform_tokens.py) and its audit trail (admin_audit.py); key scopes (scopes.py)."""
 import logging
 import time
 
@@ -10,6 +11,7 @@ from flask import request
 from .authentication import authenticate_request, document_authentication, is_protected
 from .caller import current_caller
 from .key_cache import register_key_cache
+from .platform_tokens import authenticate_platform_request, document_platform_authentication
 from .rate_limits import identify_caller, install_rate_limiter
 from .security_events import refuse_blocked_address, watch_for_suspicious_activity
 from .shared_store import register_shared_store
@@ -34,7 +36,7 @@ def record_access(response):
     return response
 
 
-def register_access(app, api):
+def register_access(app, api, admin_api):
     """Install the access checks in the order they must run.
 
     Before the view: the clock starts; a blocked address is refused before any key lookup (the same Redis round trip
@@ -51,4 +53,6 @@ def register_access(app, api):
     app.after_request(record_access)
     install_rate_limiter(app, api)  # its before_request counts, its after_request writes the headers
     app.before_request(authenticate_request)
+    app.before_request(authenticate_platform_request)  # /api/admin/v1 only: platform tokens, never bot keys
     document_authentication(api)
+    document_platform_authentication(admin_api)

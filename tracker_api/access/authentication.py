@@ -10,6 +10,9 @@ Publishable keys (`tb_pk_...`, the tracking widget's) are refused with a 403 eve
 they take them (`accepts_publishable_keys = True` on the MethodView): the view opts in, so a route added later
 is closed to them by default. Where such keys may be used from (origins, CORS) is the widget's own business:
 resources/widget/cors.py.
+
+A key with scopes (scopes.py) is refused with a 403 naming the scope an operation needs, here, before the view
+touches anything.
 """
 from flask import current_app, request
 
@@ -18,6 +21,7 @@ from ..web.errors import problem
 from ..web.i18n import gettext
 from .caller import current_caller
 from .keys import KeyCheck, check_key
+from .scopes import SCOPE_DESCRIPTIONS, allows, required_scope
 
 PROTECTED_PREFIX = "/api/v"
 API_KEY_HEADER = "X-API-Key"
@@ -80,6 +84,15 @@ def authenticate_request():
     path_bot_id = (request.view_args or {}).get("bot_id")
     if path_bot_id is not None and path_bot_id != api_key.bot_id:
         return refuse("wrong-bot", problem(problems.WRONG_BOT, gettext("This API key belongs to another bot.")))
+    if request.url_rule is not None:
+        scope = required_scope(request.method, request.blueprint)
+        if not allows(api_key.scopes, scope):
+            return refuse("insufficient-scope", problem(
+                problems.INSUFFICIENT_SCOPE,
+                gettext("This API key lacks the '%(scope)s' scope (%(meaning)s) that this operation needs; its "
+                        "scopes: %(scopes)s.", scope=scope, meaning=SCOPE_DESCRIPTIONS[scope],
+                        scopes=", ".join(api_key.scopes)),
+                required_scope=scope))
     current_caller().key = api_key
     return None
 
@@ -99,3 +112,12 @@ def document_authentication(api):
     # Every operation in the document is under the API prefix and needs the key; without this requirement
     # Swagger UI's Authorize accepts a key but never sends it.
     api.spec.options["security"] = [{"ApiKeyAuth": []}]
+
+
+def document_required_scope(doc, method, blueprint):
+    """`x-required-scope` on an operation: the scope a key needs for it (absent where every key may call it). The
+    security requirement's own scope list stays empty: OpenAPI 3.0 reserves it for OAuth2 and OpenID schemes."""
+    scope = required_scope(method, blueprint)
+    if scope is not None:
+        doc["x-required-scope"] = scope
+    return doc

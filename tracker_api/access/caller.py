@@ -25,6 +25,7 @@ class Caller:
     key: KeyRecord | None = None  # the key, once authentication has let the request through
     rate_window: Window | None = None  # the tightest budget this request spent (rate_limits.py)
     auth_refusal: str | None = None  # why authentication or the widget's origin check turned it away
+    platform_token_id: int | None = None  # the admin API's caller (platform_tokens.py)
 
     @property
     def refusal(self):

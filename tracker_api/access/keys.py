@@ -30,6 +30,7 @@ from ..extensions import db
 from ..models import ApiKey
 from ..models.types import utcnow
 from .key_cache import key_lookup_cache
+from .scopes import parse_scopes
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 KEY_PREFIX = "tb_"
@@ -53,10 +54,18 @@ def _checksum(body):
     return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
 
 
-def generate_plain_key(kind="secret"):
-    prefix = PUBLISHABLE_PREFIX if kind == "publishable" else KEY_PREFIX
+def generate_secret(prefix):
+    """`prefix` + 26 random base62 characters + their checksum: the format of keys and platform tokens alike."""
     body = prefix + "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
     return body + _checksum(body)
+
+
+def has_valid_checksum(plain):
+    return hmac.compare_digest(plain[-CHECKSUM_LENGTH:], _checksum(plain[:-CHECKSUM_LENGTH]))
+
+
+def generate_plain_key(kind="secret"):
+    return generate_secret(PUBLISHABLE_PREFIX if kind == "publishable" else KEY_PREFIX)
 
 
 def display_prefix(plain_key):
@@ -84,7 +93,7 @@ def is_well_formed(plain_key):
     """Format and checksum only: no database, no secret involved."""
     if not plain_key or not KEY_PATTERN.match(plain_key):
         return False
-    return hmac.compare_digest(plain_key[-CHECKSUM_LENGTH:], _checksum(plain_key[:-CHECKSUM_LENGTH]))
+    return has_valid_checksum(plain_key)
 
 
 def peppers():
@@ -118,15 +127,20 @@ def pepper_counts():
     return rows + ([(None, None, unrecorded)] if unrecorded else [])
 
 
-def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *, origins=None):
+def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *, origins=None, scopes=None,
+              expires_at=None, commit=True):
     """Create a key for a bot; returns (ApiKey, plain key). The plain key is never stored. Given `origins`, the
-    key is a publishable one (`tb_pk_...`) usable only by the tracking widget on those origins."""
+    key is a publishable one (`tb_pk_...`) usable only by the tracking widget on those origins. Given `scopes`, it
+    holds only those rights (access/scopes.py; ValueError for an unknown one). Without `commit` the caller commits,
+    with what else its transaction writes (the admin API's audit record)."""
     kind = "publishable" if origins is not None else "secret"
     allowed = list(dict.fromkeys(normalize_origin(origin) for origin in origins or ()))
     if kind == "publishable" and not 1 <= len(allowed) <= MAX_ORIGINS:
         raise ValueError(f"a publishable key needs between 1 and {MAX_ORIGINS} origins")
     plain_key = generate_plain_key("publishable") if kind == "publishable" else generate_plain_key()
-    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    stored_scopes = parse_scopes(scopes)
+    if expires_in_days:
+        expires_at = utcnow() + timedelta(days=expires_in_days)
     api_key = ApiKey(
         bot_id=bot_id,
         name=name,
@@ -137,9 +151,13 @@ def issue_key(bot_id, name, expires_in_days=None, rate_limit_per_minute=None, *,
         rate_limit_per_minute=rate_limit_per_minute,
         kind=kind,
         allowed_origins="\n".join(allowed) or None,
+        scopes=stored_scopes,
     )
     db.session.add(api_key)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return api_key, plain_key
 
 
@@ -156,6 +174,7 @@ class KeyRecord:
     kind: str
     rate_limit_per_minute: int | None
     origins: tuple
+    scopes: tuple | None  # None: every right
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
@@ -164,8 +183,8 @@ class KeyRecord:
     @classmethod
     def of(cls, api_key):
         return cls(api_key.id, api_key.key_hash, api_key.bot_id, api_key.name, api_key.prefix, api_key.kind,
-                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.expires_at, api_key.revoked_at,
-                   api_key.last_used_at, api_key.bot.is_active)
+                   api_key.rate_limit_per_minute, tuple(api_key.origins), api_key.scope_names, api_key.expires_at,
+                   api_key.revoked_at, api_key.last_used_at, api_key.bot.is_active)
 
     is_publishable = ApiKey.is_publishable
     is_usable_at = ApiKey.is_usable_at

@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 
 from ..access.keys import MAX_ORIGINS, issue_key, revoke_key, set_rate_limit
 from ..access.rate_limits import key_budget_per_minute
+from ..access.scopes import SCOPES
 from ..access.shared_store import shared_store
 from ..access.usage import key_usage, last_used
 from ..extensions import db
@@ -16,7 +17,7 @@ from .output import emit, json_option
 # AppGroup: each command gets an app context, under `flask` and under app.test_cli_runner() alike.
 keys_cli = AppGroup("keys", help="Issue, list and revoke API keys; set their rate limits; show their usage and "
                                   "which pepper hashed them.")
-KEY_COLUMNS = ("id", "bot_id", "name", "kind", "prefix", "origins", "rate_limit_per_minute", "created_at",
+KEY_COLUMNS = ("id", "bot_id", "name", "kind", "prefix", "origins", "scopes", "rate_limit_per_minute", "created_at",
                "expires_at", "revoked_at", "last_used_at", "last_used_address")
 DAY_COLUMNS = ("date", "total", "success", "client_error", "rate_limited", "server_error")
 RATE_LIMIT = click.IntRange(1, 1_000_000)
@@ -27,6 +28,7 @@ def key_row(api_key):
     row = {column: getattr(api_key, column, None) for column in KEY_COLUMNS}
     row["rate_limit_per_minute"] = key_budget_per_minute(api_key)
     row["origins"] = " ".join(api_key.origins) or None
+    row["scopes"] = api_key.scopes or "all"
     row["last_used_at"], row["last_used_address"] = last_used(api_key)
     return row
 
@@ -57,8 +59,11 @@ def _memory_note():
 @click.option("--origin", "origins", multiple=True, metavar="ORIGIN",
               help=f"With --publishable (1 to {MAX_ORIGINS}, repeat the option): a site allowed to use the key, "
                    "e.g. https://shop.example.")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES),
+              help="A right the key holds (repeat the option): read (GET), write (create, update, import), delete, "
+                   "webhooks (manage webhook endpoints). Without --scope: every right.")
 @json_option
-def create_key(bot_id, name, expires_in_days, rate_limit, publishable, origins, as_json):
+def create_key(bot_id, name, expires_in_days, rate_limit, publishable, origins, scopes, as_json):
     """Issue a key for a bot and print it once (a secret key, or with --publishable the widget's)."""
     if db.session.get(Bot, bot_id) is None:
         raise click.ClickException(f"bot {bot_id} does not exist")
@@ -66,7 +71,7 @@ def create_key(bot_id, name, expires_in_days, rate_limit, publishable, origins, 
         raise click.UsageError("--publishable needs at least one --origin, and --origin needs --publishable")
     try:
         api_key, plain_key = issue_key(bot_id, name, expires_in_days, rate_limit,
-                                       origins=origins if publishable else None)
+                                       origins=origins if publishable else None, scopes=scopes or None)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--origin") from None
     if as_json:

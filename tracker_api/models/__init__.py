@@ -5,6 +5,7 @@ from .bot_totals import ClientTotal, TrackingCreatedQuarter, TrackingIdBucket, T
 from .client import Client
 from .deleted_record import DELETED_KINDS, REMOVAL_REASONS, DeletedRecord
 from .idempotency import IDEMPOTENCY_STATES, IdempotencyRecord
+from .platform import AdminAuditEvent, PlatformToken
 from .security_event import SECURITY_EVENT_KINDS, SecurityEvent
 from .tracking import STATUS_SOURCES, STATUSES, StatusEvent, TrackingNumber
 from .webhook import (
@@ -16,7 +17,8 @@ from .webhook import (
                       WebhookEvent,
 )
 
-__all__ = ["ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
+__all__ = ["AdminAuditEvent", "PlatformToken",
+           "ApiKey", "Bot", "Client", "ClientTotal", "DeletedRecord", "IdempotencyRecord", "SecurityEvent",
            "StatusEvent", "TrackingCreatedQuarter", "TrackingIdBucket", "TrackingNumber", "TrackingStatusTotal",
            "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "DELIVERY_STATES", "TEST_EVENT_TYPE",
            "WEBHOOK_EVENT_TYPES",

@@ -36,6 +36,8 @@ class ApiKey(db.Model):
     kind: Mapped[str] = mapped_column(String(16), default="secret", server_default="secret")
     # Publishable keys only: the web origins (`https://shop.example`) whose pages may use it, one per line.
     allowed_origins: Mapped[str | None] = mapped_column(Text)
+    # The scopes it holds, space-separated (access/scopes.py); None: every right, as keys made before scopes have.
+    scopes: Mapped[str | None] = mapped_column(Text)
 
     bot = relationship("Bot", lazy="joined")
 
@@ -46,6 +48,11 @@ class ApiKey(db.Model):
     @property
     def origins(self):
         return (self.allowed_origins or "").split()
+
+    @property
+    def scope_names(self):
+        """The key's scopes as a tuple, or None for every right."""
+        return None if self.scopes is None else tuple(self.scopes.split())
 
     def is_usable_at(self, moment):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

@@ -21,3 +21,10 @@ class Bot(db.Model):
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The IANA time zone of the company (Asia/Almaty): its statistics count parcels per day of this zone.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # A sandbox bot (demo data for an integrator to develop against) names the live bot it belongs to. No foreign
+    # key: adding one would make SQLite rebuild this table (migration 0013), and bots are never deleted.
+    sandbox_of: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    @property
+    def is_sandbox(self):
+        return self.sandbox_of is not None

@@ -12,6 +12,7 @@ from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
+from ..access.authentication import document_required_scope
 from ..serialization import dumping
 from ..web.i18n import gettext, lazy_gettext
 from ..writes import idempotency
@@ -123,6 +124,10 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._document_common_responses)
         self._prepare_doc_cbks.append(self._document_idempotency_key)
+        self._prepare_doc_cbks.append(self._document_required_scope)
+
+    def _document_required_scope(self, doc, doc_info, *, method, **kwargs):
+        return document_required_scope(doc, method, self.name)
 
     @staticmethod
     def _document_common_responses(doc, doc_info, **kwargs):

@@ -140,6 +140,18 @@ ADDRESS_BLOCKED = typed(
     _l("Too many requests with invalid API keys came from your address, so it is blocked for a while."),
     _l("Fix the API key your client sends, then wait the seconds given in Retry-After."))
 
+INSUFFICIENT_SCOPE = typed(
+    "insufficient-scope", 403, _l("Insufficient scope"),
+    _l("The API key is valid, but its scopes do not include the one this operation needs (named in "
+       "required_scope): read for GET, write for creates, updates and imports, delete for DELETE, webhooks for "
+       "webhook endpoints."),
+    _l("Use a key whose scopes include it, or ask the platform to add the scope to this key."))
+INVALID_PLATFORM_TOKEN = typed(
+    "invalid-platform-token", 401, _l("Invalid platform token"),
+    _l("The platform admin API needs a valid platform token in Authorization: Bearer tp_...; none was sent, or it "
+       "is unknown or revoked. A bot's API key is never accepted there."),
+    _l("Send the platform's token as a Bearer token; the operator issues one with flask platform-tokens create."))
+
 # --- problems whose status says it all (about:blank) -------------------------------------------------------------
 BAD_REQUEST = blank(
     400, _l("Bad Request"),

@@ -14,6 +14,9 @@ class BotSchema(ma.Schema):
     subscription_status = ma.fields.String(metadata={"enum": list(SUBSCRIPTION_STATUSES), "example": "active"})
     timezone = ma.fields.String(metadata={"example": "Asia/Almaty", "description":
                                           "The company's IANA time zone: the days of its statistics."})
+    is_sandbox = ma.fields.Boolean(metadata={
+        "description": "A sandbox bot: demo data to develop against, linked to a live bot. Swap the bot id and key "
+                       "for the live ones when the integration is ready.", "example": False})
 
 
 class UsageQuerySchema(QuerySchema):
