@@ -41,6 +41,9 @@ call GET "/tracking/$BOT/$tracking_id/history"
 # What the tracking widget shows a customer: status and timeline only (a page calls it with a publishable key)
 call GET "/widget/$BOT/track/$number"
 call GET "/tracking/$BOT/by-client/CLIENT123"
+# The same parcel by its number, as a CRM knows it: read it, then replace it (PUT creates one that does not exist)
+call GET "/tracking/$BOT/by-number/$number"
+call PUT "/tracking/$BOT/by-number/$number" '{"client_code": "CLIENT123", "status": "in_transit", "quantity": 2}'
 # The change feed: what changed since a time, then since the page's next_cursor (see the integration guide)
 call GET "/tracking/$BOT?updated_since=2025-01-01T00:00:00Z&page_size=10"
 call DELETE "/tracking/$BOT/$tracking_id"
@@ -76,6 +79,8 @@ call GET "/statistics/$BOT/tracking"
 # The bot, and this key's own usage
 call GET "/bots/$BOT"
 call GET "/bots/$BOT/usage?days=7"
+# The calling key itself: its bot, scopes, rate limit and expiry
+call GET "/me"
 
 # Webhooks: a URL of yours that receives every change, signed (see the integration guide's Webhooks section)
 created=$(call POST "/webhooks/$BOT" '{"url": "https://crm.example.com/hooks/tracker",

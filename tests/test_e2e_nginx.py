@@ -94,13 +94,14 @@ def run_example(command, env):
 
 ENDPOINTS = ["POST /tracking/{bot}", "GET /tracking/{bot}", "GET /tracking/{bot}/{id}", "PUT /tracking/{bot}/{id}",
              "GET /tracking/{bot}/{id}/history", "GET /widget/{bot}/track/{tracking_number}",
-             "GET /tracking/{bot}/by-client/CLIENT123", "GET /tracking/{bot}",
+             "GET /tracking/{bot}/by-client/CLIENT123", "GET /tracking/{bot}/by-number/{tracking_number}",
+             "PUT /tracking/{bot}/by-number/{tracking_number}", "GET /tracking/{bot}",
              "DELETE /tracking/{bot}/{id}", "POST /tracking/{bot}/{id}/restore", "POST /tracking/{bot}/import",
              "POST /clients/{bot}", "GET /clients/{bot}", "GET /clients/{bot}/{id}", "PATCH /clients/{bot}/{id}",
              "PUT /clients/{bot}/{id}", "PUT /clients/{bot}/by-code/CLIENT123", "DELETE /clients/{bot}/{id}",
              "POST /clients/{bot}/{id}/restore", "POST /clients/{bot}/import", "GET /export/{bot}/tracking", "GET /export/{bot}/clients",
              "GET /statistics/{bot}/overview", "GET /statistics/{bot}/tracking", "GET /bots/{bot}",
-             "GET /bots/{bot}/usage",
+             "GET /bots/{bot}/usage", "GET /me",
              "POST /webhooks/{bot}", "GET /webhooks/{bot}", "GET /webhooks/{bot}/{id}", "PATCH /webhooks/{bot}/{id}",
              "POST /webhooks/{bot}/{id}/rotate-secret", "POST /webhooks/{bot}/{id}/test",
              "GET /webhooks/{bot}/{id}/deliveries", "POST /webhooks/{bot}/{id}/deliveries/{id}/redeliver",
@@ -113,7 +114,7 @@ def test_every_endpoint_answers_curl_through_nginx(stack, tenant):
     assert result.returncode == 0, result.stderr
     called = [re.sub(r"/by-code/\w+", "/by-code/CLIENT123", re.sub(r"/\d+", "/{id}", line.replace(
         f"/{tenant.bot_id}", "/{bot}"))).split("?")[0].replace("/api/v1", "") for line in result.stderr.splitlines()]
-    called = [re.sub(r"/track/[^/]+$", "/track/{tracking_number}", line) for line in called]  # the widget's lookup
+    called = [re.sub(r"/(track|by-number)/[^/]+$", r"/\1/{tracking_number}", line) for line in called]
     assert called == ENDPOINTS, result.stderr
     assert '"current_status":"in_transit"' in result.stdout
 
