@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from conftest import assert_totals_exact, in_app, make_tenant
+from conftest import assert_totals_exact, dispose_app, in_app, make_app_like, make_tenant
 from tracker_api.extensions import db
 from tracker_api.models import TrackingIdBucket, TrackingNumber, TrackingStatusTotal
 from tracker_api.models.types import utcnow
@@ -192,3 +192,25 @@ def test_writes_that_bypass_the_orm_are_caught_by_check(app, tenant):
     assert runner.invoke(args=["totals", "recount"]).exit_code == 0
     assert runner.invoke(args=["totals", "check"]).exit_code == 0
     assert in_app(app, lambda: db.session.get(TrackingStatusTotal, (123, "pending")).count) == 1
+
+
+@pytest.mark.parametrize("command", ["recount", "check"])
+def test_the_operator_commands_are_not_bound_by_the_requests_statement_timeout(postgresql_only_app, monkeypatch,
+                                                                                command):
+    """A recount or check of a million parcels takes longer than a request may (DATABASE_STATEMENT_TIMEOUT_MS): the
+    command's own transaction lifts the timeout. Here the counting takes 0.2 s against a 50 ms timeout."""
+    app = make_app_like(postgresql_only_app, DATABASE_STATEMENT_TIMEOUT_MS=50)
+    counted = totals.recount if command == "recount" else totals.differences
+
+    def slow(connection, bot_id=None):
+        connection.execute(text("SELECT pg_sleep(0.2)"))
+        return counted(connection, bot_id)
+    monkeypatch.setattr(totals, "recount" if command == "recount" else "differences", slow)
+    try:
+        with app.app_context():  # the timeout holds everywhere else
+            with pytest.raises(Exception, match="statement timeout"):
+                db.session.execute(text("SELECT pg_sleep(0.2)"))
+        result = app.test_cli_runner().invoke(args=["totals", command])
+        assert result.exit_code == 0, (result.output, result.exception)
+    finally:
+        dispose_app(app)

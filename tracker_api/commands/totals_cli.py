@@ -4,6 +4,7 @@ from decimal import Decimal
 import click
 from flask.cli import AppGroup
 
+from ..database import lift_statement_timeout
 from ..extensions import db
 from ..writes import totals
 
@@ -15,7 +16,8 @@ bot_option = click.option("--bot-id", type=click.IntRange(1, 2**31 - 1), help="O
 @bot_option
 def check(bot_id):
     """Count the rows afresh and compare; exits 1, listing each difference, if the totals are off."""
-    with db.engine.connect() as connection:
+    with db.engine.begin() as connection:
+        lift_statement_timeout(connection)
         found = totals.differences(connection, bot_id)
     for table, key, stored, counted in found:
         click.echo(f"{table} {', '.join(map(str, key))}: kept {_numbers(stored)}, counted {_numbers(counted)}")
@@ -36,5 +38,6 @@ def recount(bot_id):
     """Replace the totals with a fresh count: after rows were written by hand in SQL, bypassing the app. Run it
     while the bot's rows are not being written (a write that commits meanwhile is counted or not)."""
     with db.engine.begin() as connection:
+        lift_statement_timeout(connection)
         totals.recount(connection, bot_id)
     click.echo(f"totals recounted from the rows of {f'bot {bot_id}' if bot_id else 'every bot'}")

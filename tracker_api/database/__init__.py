@@ -5,7 +5,7 @@ import logging
 import select
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -111,6 +111,13 @@ def roll_back_error_answer(response):
     if response.status_code >= 400:
         discard_transaction()
     return response
+
+
+def lift_statement_timeout(connection):
+    """For an operator's command that reads a whole database (a recount of a million parcels takes longer than a
+    request may): this transaction only, on PostgreSQL, runs without DATABASE_STATEMENT_TIMEOUT_MS."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def retry_after_integrity_error(write, *args):
