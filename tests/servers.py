@@ -192,46 +192,39 @@ def worker_pids(master_pid):
     return pids
 
 
-class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own on a free TCP port (no Unix socket, so nothing is shared with the
-    machine's server), in a directory of its own under /tmp: PostgreSQL refuses to run as root, so as root the
-    cluster runs as `postgres`, who could not enter a pytest temporary directory (0700, root's)."""
+def as_postgres_user(command):
+    """PostgreSQL and PgBouncer refuse to run as root: as root, run `command` as `postgres`."""
+    return ["runuser", "-u", "postgres", "--", *map(str, command)] if os.geteuid() == 0 else list(map(str, command))
 
-    def __init__(self, port=None):
+
+class PostgresCluster:
+    """A PostgreSQL data directory of a test's own under /tmp, on a free TCP port, run with pg_ctl: as root, as
+    `postgres`, since the server refuses root and could not enter a pytest temporary directory (0700, root's)."""
+
+    def __init__(self, prefix, port=None):
         self.port = port or free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self.directory = Path(tempfile.mkdtemp(prefix="tracker_api_pg_"))
+        self.directory = Path(tempfile.mkdtemp(prefix=prefix))
         self.data, self.log = self.directory / "data", self.directory / "postgres.log"
-        self.as_root = os.geteuid() == 0
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]).parent
         self.chown(self.directory)
-        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
-        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
-                  "--locale=C")
-        # fsync off: a test cluster's speed matters, its durability across power loss does not.
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
-                       "fsync = off\nfull_page_writes = off\nmax_connections = 100\n")
-        self.start()
 
     def chown(self, path):
         """Hand `path` to the postgres user when we are root (the server must own what it writes)."""
         if os.geteuid() == 0:
             shutil.chown(path, "postgres", "postgres")
 
-    def _run(self, program, *args, timeout=60):
-        command = [str(self.bin / program), *map(str, args)]
-        if self.as_root:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    def _run(self, program, *args, timeout=120):
+        result = subprocess.run(as_postgres_user([self.bin / program, *args]), capture_output=True, text=True,
+                                timeout=timeout)
         if result.returncode:
-            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}{self.server_log()[-2000:]}")
+            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}{self.server_log()[-2000:]}".strip())
         return result
 
     def server_log(self):
         return self.log.read_text() if self.log.exists() else ""
 
     def start(self):
-        self._run("pg_ctl", "start", "-w", "-D", self.data, "-l", self.log)
+        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.data, "-l", self.log)
 
     def stop(self, mode="fast"):
         """`fast` rolls back open transactions and closes every connection, as an operator's restart does."""
@@ -247,6 +240,21 @@ class PrivatePostgres:
         if self.is_running():
             self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivatePostgres(PostgresCluster):
+    """A new cluster (initdb) with no Unix socket, so nothing is shared with the machine's server."""
+
+    def __init__(self, port=None):
+        super().__init__("tracker_api_pg_", port)
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
+                  "--locale=C", timeout=60)
+        # fsync off: a test cluster's speed matters, its durability across power loss does not.
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+                       "fsync = off\nfull_page_writes = off\nmax_connections = 100\n")
+        self.start()
 
 
 class PrivateRedis:
@@ -318,25 +326,15 @@ STANDBY_MINIMUMS = ("max_connections", "max_worker_processes", "max_wal_senders"
                     "max_locks_per_transaction")
 
 
-def as_postgres_user(command):
-    """PostgreSQL and PgBouncer refuse to run as root: as root, run `command` as `postgres`."""
-    return ["runuser", "-u", "postgres", "--", *map(str, command)] if os.geteuid() == 0 else list(map(str, command))
-
-
-class StreamingReplica:
+class StreamingReplica(PostgresCluster):
     """A hot standby of the primary at `primary_host:primary_port`, made as an operator makes one: pg_basebackup
     (-R: standby.signal and primary_conninfo, WAL streamed during the copy) into a directory of its own, then
     pg_ctl. No replication slot is left on the primary. Raises RuntimeError saying what failed."""
 
     def __init__(self, primary_host, primary_port, port=None):
-        self.port = port or free_port()
+        super().__init__("tracker_api_replica_", port)
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
         self.primary_conninfo = f"host={primary_host} port={primary_port} user=postgres dbname=postgres"
-        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_basebackup"))[-1]).parent
-        self.directory = Path(tempfile.mkdtemp(prefix="tracker_api_replica_"))
-        self.data, self.log = self.directory / "data", self.directory / "postgres.log"
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
         try:
             self._make(primary_host, primary_port)
         except BaseException:
@@ -363,32 +361,9 @@ class StreamingReplica:
                        + "".join(f"{name} = {value}\n" for name, value in minimums.items()))
         (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
         (self.data / "pg_ident.conf").touch()
-        if os.geteuid() == 0:
-            for path in (self.data / "postgresql.conf", self.data / "pg_hba.conf", self.data / "pg_ident.conf"):
-                shutil.chown(path, "postgres", "postgres")
+        for path in (self.data / "postgresql.conf", self.data / "pg_hba.conf", self.data / "pg_ident.conf"):
+            self.chown(path)
         self.start()
-
-    def _run(self, program, *args, timeout=120):
-        result = subprocess.run(as_postgres_user([self.bin / program, *args]), capture_output=True, text=True,
-                                timeout=timeout)
-        if result.returncode:
-            log = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}{log}".strip())
-        return result
-
-    def start(self):
-        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.data, "-l", self.log)
-
-    def stop(self, mode="fast"):
-        self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", self.data)
-
-    def is_running(self):
-        return (self.data / "postmaster.pid").exists()
-
-    def destroy(self):
-        if self.is_running():
-            self.stop("immediate")
-        shutil.rmtree(self.directory, ignore_errors=True)
 
     def connect(self, database="postgres"):
         return psycopg.connect(f"{self.url}/{database}", autocommit=True)

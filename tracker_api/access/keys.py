@@ -256,13 +256,18 @@ def find_usable_key(plain_key):
     return check_key(plain_key).usable
 
 
-def revoke_key(key_id):
-    """Revoke a key; returns it, or None if there is no such key. Revoking twice keeps the first time."""
-    api_key = db.session.get(ApiKey, key_id)
-    if api_key is not None and api_key.revoked_at is None:
-        api_key.revoked_at = utcnow()
+def revoke(model, record_id):
+    """Revoke an API key or a platform token (`model`); returns it, or None if there is none. Revoking twice keeps
+    the first time."""
+    record = db.session.get(model, record_id)
+    if record is not None and record.revoked_at is None:
+        record.revoked_at = utcnow()
         db.session.commit()
-    return api_key
+    return record
+
+
+def revoke_key(key_id):
+    return revoke(ApiKey, key_id)
 
 
 def set_rate_limit(key_id, per_minute):

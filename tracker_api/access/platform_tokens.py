@@ -20,7 +20,8 @@ from ..web import problems
 from ..web.errors import problem
 from ..web.i18n import gettext
 from .caller import current_caller
-from .keys import CHECKSUM_LENGTH, DISPLAY_CHARACTERS, RANDOM_LENGTH, generate_secret, has_valid_checksum, hash_key
+from .keys import (CHECKSUM_LENGTH, DISPLAY_CHARACTERS, RANDOM_LENGTH, generate_secret, has_valid_checksum, hash_key,
+                   revoke)
 
 TOKEN_PREFIX = "tp_"
 TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}$")
@@ -41,12 +42,7 @@ def issue_token(name):
 
 
 def revoke_token(token_id):
-    """Revoke a token; returns it, or None if there is none. Revoking twice keeps the first time."""
-    token = db.session.get(PlatformToken, token_id)
-    if token is not None and token.revoked_at is None:
-        token.revoked_at = utcnow()
-        db.session.commit()
-    return token
+    return revoke(PlatformToken, token_id)
 
 
 def find_usable_token(plain):
