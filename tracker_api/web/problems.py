@@ -166,6 +166,11 @@ CONFLICT = blank(
        "the request outlived its hold on its Idempotency-Key."),
     _l("Update the existing record instead, delete or enable an endpoint first, or let the retry's answer stand; "
        "detail says which."))
+GONE = blank(
+    410, _l("Gone"),
+    _l("The deleted record was deleted longer ago than the restore window (RESTORE_WINDOW_DAYS, 30 days unless "
+       "configured): its data has been purged and it cannot be restored."),
+    _l("Create the record again; restore a deleted record within the window next time."))
 PRECONDITION_FAILED = blank(
     412, _l("Precondition Failed"),
     _l("If-Match does not match the record's ETag: the record changed since you read it, and nothing was written."),
@@ -178,6 +183,13 @@ UNSUPPORTED_MEDIA_TYPE = blank(
     415, _l("Unsupported Media Type"),
     _l("The body is not application/json (or, for an import, neither a JSON array nor text/csv)."),
     _l("Send JSON with Content-Type: application/json, or CSV with text/csv to an import."))
+UNPROCESSABLE_ENTITY = blank(
+    422, _l("Unprocessable Entity"),
+    _l("The request is well formed but cannot be carried out as it is: an import's header names a column the "
+       "import does not know (detail says how the file was read), or an XLSX export would hold more rows than "
+       "EXPORT_XLSX_MAX_ROWS."),
+    _l("Fix the file's header (or its charset or delimiter), or export as CSV or NDJSON, which have no row limit, "
+       "or filter the export."))
 INTERNAL_SERVER_ERROR = blank(
     500, _l("Internal Server Error"),
     _l("The server failed to handle this request. The fault is logged with the request id."),
