@@ -144,7 +144,8 @@ ADDRESS_BLOCKED = typed(
 BAD_REQUEST = blank(
     400, _l("Bad Request"),
     _l("The request could not be read: the body is not valid JSON (or is nested too deeply, or holds a number too "
-       "long), or an import's CSV is malformed or not UTF-8."),
+       "long), or an import's file is malformed: CSV that is not text in its charset or breaks the CSV rules, an "
+       "NDJSON line that is not JSON, an XLSX file that is no readable workbook."),
     _l("Check how the body is encoded and send it again."))
 NOT_FOUND = blank(
     404, _l("Not Found"),
@@ -177,12 +178,15 @@ PRECONDITION_FAILED = blank(
     _l("Read the record again, then retry with its new ETag."))
 REQUEST_TOO_LARGE = blank(
     413, _l("Request Entity Too Large"),
-    _l("The body is larger than the API accepts (1 MiB), or an import has more rows than max_rows."),
+    _l("The body is larger than the API accepts (1 MiB), or an import has more rows than max_rows, or an XLSX "
+       "import unpacks to more than the API accepts (or far more than it packs to, like a zip bomb)."),
     _l("Send less: split the import into parts."))
 UNSUPPORTED_MEDIA_TYPE = blank(
     415, _l("Unsupported Media Type"),
-    _l("The body is not application/json (or, for an import, neither a JSON array nor text/csv)."),
-    _l("Send JSON with Content-Type: application/json, or CSV with text/csv to an import."))
+    _l("The body is not application/json (or, for an import, none of a JSON array, NDJSON, CSV and an XLSX "
+       "workbook)."),
+    _l("Send JSON with Content-Type: application/json; to an import also NDJSON (application/x-ndjson), CSV "
+       "(text/csv) or XLSX, with its content type."))
 UNPROCESSABLE_ENTITY = blank(
     422, _l("Unprocessable Entity"),
     _l("The request is well formed but cannot be carried out as it is: an import's header names a column the "
