@@ -7,7 +7,7 @@ import re
 from http import HTTPStatus
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from flask_babel import Babel, force_locale
 
 from servers import REPO
@@ -167,3 +167,11 @@ def test_the_index_lists_every_problem_and_links_the_typed_ones(http, app, langu
         assert f'id="{anchor}"' in page
         if entry.slug:
             assert f'href="/problems/{entry.slug}?lang={language}"' in page
+
+
+def test_a_page_puts_the_names_in_code_and_escapes_everything(app):
+    with app.test_request_context():
+        page = render_template_string('{% from "problem_pages/macros.html" import with_code %}{{ with_code(text) }}',
+                                      text="Send `<b>x</b>` & <script>alert(1)</script> as `name`.")
+    assert page == ("Send <code>&lt;b&gt;x&lt;/b&gt;</code> &amp; &lt;script&gt;alert(1)&lt;/script&gt; as "
+                    "<code>name</code>.")

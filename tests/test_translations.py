@@ -16,6 +16,7 @@ from webargs import flaskparser
 
 from conftest import make_tracking
 from servers import REPO
+from tracker_api.serialization.spreadsheets import XLSX_TYPE
 from tracker_api.web import i18n
 
 CATALOGUE = REPO / "tracker_api" / "translations" / "ru" / "LC_MESSAGES"
@@ -170,6 +171,18 @@ def bad_requests(tenant, other_tenant, tracking_id):
         ("no such path", "get", "/api/v1/nothing-here", {"headers": key}),
         ("wrong method", "patch", f"/api/v1/tracking/{bot}/{tracking_id}", {"headers": key, "json": {}}),
         ("bad feed", "get", f"/api/v1/clients/{bot}?updated_since=yesterday&cursor=x", {"headers": key}),
+        ("nothing to restore", "post", f"/api/v1/tracking/{bot}/{tracking_id}/restore", {"headers": key}),
+        ("no such number", "get", f"/api/v1/tracking/{bot}/by-number/NOSUCH1", {"headers": key}),
+        ("unknown time zone", "get", f"/api/v1/statistics/{bot}/tracking?tz=Mars/Olympus", {"headers": key}),
+        ("no export format", "get", f"/api/v1/export/{bot}/tracking", {"headers": {**key, "Accept": "image/png"}}),
+        ("unknown import column", "post", f"/api/v1/clients/{bot}/import", {
+            "headers": key, "data": "client_code;colour\nNEW1;red\n", "content_type": "text/csv"}),
+        ("import not in its charset", "post", f"/api/v1/clients/{bot}/import", {
+            "headers": key, "data": b"client_code\nN\xc3\n", "content_type": "text/csv; charset=utf-8"}),
+        ("unreadable workbook", "post", f"/api/v1/clients/{bot}/import", {
+            "headers": key, "data": b"not a zip", "content_type": XLSX_TYPE}),
+        ("bad NDJSON line", "post", f"/api/v1/clients/{bot}/import", {
+            "headers": key, "data": '{"client_code": "NEW1"}\n{', "content_type": "application/x-ndjson"}),
     ]
 
 

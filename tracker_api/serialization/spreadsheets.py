@@ -15,13 +15,15 @@ from datetime import date, datetime, time
 
 import openpyxl
 
+from ..web.i18n import N_, either, gettext
+
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 GUARD = "'"
 # Only a signed number (a phone number in E.164, +77011234567) is left alone: no spreadsheet can run it.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+DELIMITERS = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab")}  # named in messages: gettext(name)
 # The encodings a CSV is tried in when the request declares none: UTF-8 is self-checking (text in another
 # encoding is almost never valid UTF-8), so it goes first; Windows-1251 is what Russian-locale Excel saves.
 CSV_ENCODINGS = ("utf-8", "windows-1251")
@@ -37,11 +39,11 @@ MAX_RATIO, GRACE_BYTES = 100, 100 * 1024
 
 
 class UnreadableFile(Exception):
-    """A file the import cannot read; `status` is 400 (malformed) or 413 (too large), the message says why."""
+    """A file the import cannot read (a 400); the message, in the request's language, says why."""
 
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.status = status
+
+class TooLargeFile(UnreadableFile):
+    """A file larger than an import takes (a 413)."""
 
 
 def guard(value):
@@ -91,8 +93,8 @@ def decode_csv(data, declared=None):
             return data.decode("utf-8-sig" if encoding == "utf-8" else encoding), encoding
         except UnicodeDecodeError:
             continue
-    raise UnreadableFile(f"The CSV body is not valid text in {' or '.join(encodings)} (tried in that order); "
-                         "save it as CSV UTF-8, or declare its charset in Content-Type.")
+    raise UnreadableFile(gettext("The CSV body is not valid text in %(encodings)s (tried in that order); save it "
+                                 "as CSV UTF-8, or declare its charset in Content-Type.", encodings=either(encodings)))
 
 
 def declared_charset(declared):
@@ -104,7 +106,8 @@ def declared_charset(declared):
     except (LookupError, ValueError):  # ValueError: a name with a NUL in it
         name = None
     if name not in CSV_CHARSETS:
-        raise UnreadableFile(f"Unknown charset {declared!r} in Content-Type; send UTF-8 or windows-1251.")
+        raise UnreadableFile(gettext("Unknown charset %(charset)s in Content-Type; send UTF-8 or windows-1251.",
+                                     charset=repr(declared)))
     return name
 
 
@@ -126,18 +129,19 @@ def check_archive(data, max_unpacked_bytes):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise UnreadableFile("Not an XLSX file: the body is not a ZIP archive.") from None
+        raise UnreadableFile(gettext("Not an XLSX file: the body is not a ZIP archive.")) from None
     if len(entries) > MAX_ARCHIVE_ENTRIES:
-        raise UnreadableFile(f"The XLSX file has {len(entries)} parts; an import takes at most "
-                             f"{MAX_ARCHIVE_ENTRIES}.", 413)
+        raise TooLargeFile(gettext("The XLSX file has %(parts)s parts; an import takes at most %(limit)s.",
+                                   parts=len(entries), limit=MAX_ARCHIVE_ENTRIES))
     unpacked = sum(entry.file_size for entry in entries)
     if unpacked > max_unpacked_bytes:
-        raise UnreadableFile(f"The XLSX file unpacks to {unpacked} bytes; an import takes at most "
-                             f"{max_unpacked_bytes}. Split it, or send CSV.", 413)
+        raise TooLargeFile(gettext("The XLSX file unpacks to %(unpacked)s bytes; an import takes at most %(limit)s. "
+                                   "Split it, or send CSV.", unpacked=unpacked, limit=max_unpacked_bytes))
     for entry in entries:
         if entry.file_size > GRACE_BYTES and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
-            raise UnreadableFile(f"The XLSX part {entry.filename} unpacks to {entry.file_size} bytes from "
-                                 f"{entry.compress_size}, more than {MAX_RATIO} times: refused as a zip bomb.", 413)
+            raise TooLargeFile(gettext("The XLSX part %(part)s unpacks to %(unpacked)s bytes from %(packed)s, more "
+                                       "than %(ratio)s times: refused as a zip bomb.", part=entry.filename,
+                                       unpacked=entry.file_size, packed=entry.compress_size, ratio=MAX_RATIO))
 
 
 def xlsx_table(data, *, max_rows, max_unpacked_bytes):
@@ -147,21 +151,21 @@ def xlsx_table(data, *, max_rows, max_unpacked_bytes):
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # noqa: BLE001 - see the docstring
-        raise UnreadableFile(f"Not a readable XLSX file ({type(error).__name__}).") from None
+        raise UnreadableFile(gettext("Not a readable XLSX file (%(error)s).", error=type(error).__name__)) from None
     try:
         return _sheet_table(workbook, max_rows)
     except UnreadableFile:
         raise
     except Exception as error:  # noqa: BLE001 - see the docstring
-        raise UnreadableFile(f"Not a readable XLSX file: its first sheet is broken ({type(error).__name__}).") \
-            from None
+        raise UnreadableFile(gettext("Not a readable XLSX file: its first sheet is broken (%(error)s).",
+                                     error=type(error).__name__)) from None
     finally:
         workbook.close()
 
 
 def _sheet_table(workbook, max_rows):
     if not workbook.worksheets:
-        raise UnreadableFile("The XLSX file has no worksheet.")
+        raise UnreadableFile(gettext("The XLSX file has no worksheet."))
     sheet = workbook.worksheets[0]
     # The sheet's declared size is not trusted: read as it is, rows are only as wide as MAX_COLUMNS.
     sheet.reset_dimensions()
@@ -170,8 +174,8 @@ def _sheet_table(workbook, max_rows):
     header, rows = None, []
     for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), 1):
         if number > read_limit:
-            raise UnreadableFile(f"The sheet has more than {read_limit} rows (empty ones included); an import "
-                                 f"takes at most {max_rows}.", 413)
+            raise TooLargeFile(gettext("The sheet has more than %(limit)s rows (empty ones included); an import takes "
+                                       "at most %(max_rows)s.", limit=read_limit, max_rows=max_rows))
         if all(cell is None or cell == "" for cell in cells):
             continue
         if header is None:

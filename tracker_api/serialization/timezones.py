@@ -2,7 +2,7 @@
 import functools
 import zoneinfo
 
-EXAMPLES = "Asia/Almaty, Europe/Moscow or UTC"
+from ..web.i18n import gettext
 
 
 # Files of the tz database directory that are links to the server's own settings, not zones a client can mean.
@@ -26,4 +26,5 @@ def time_zone(name):
 
 
 def unknown_zone_message(name):
-    return f"Unknown time zone {name!r}: give an IANA name such as {EXAMPLES}."
+    return gettext("Unknown time zone %(name)s: give an IANA name such as Asia/Almaty, Europe/Moscow or UTC.",
+                   name=repr(name))

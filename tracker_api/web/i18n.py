@@ -28,6 +28,14 @@ def N_(message):  # noqa: N802  (gettext's conventional no-op marker)
     return message
 
 
+def either(names):
+    """The names as `a or b` (`a or b or c`) in the request's language."""
+    text = names[0]
+    for name in names[1:]:
+        text = gettext("%(first)s or %(second)s", first=text, second=name)
+    return text
+
+
 def select_language():
     """Flask-Babel's locale selector: the best of LANGUAGES by the request's Accept-Language."""
     if not has_request_context():

@@ -7,7 +7,6 @@ import re
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import force_locale
-from markupsafe import Markup, escape
 
 from . import problems
 from .i18n import LANGUAGES, current_language
@@ -16,10 +15,12 @@ blp = Blueprint("problem_pages", __name__, url_prefix=problems.PAGES, template_f
 CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
-@blp.app_template_filter("code_spans")
-def code_spans(text):
-    """The catalogue's `names` as <code>, the rest escaped."""
-    return Markup(CODE_SPAN.sub(r"<code>\1</code>", str(escape(str(text)))))
+@blp.app_template_filter("code_parts")
+def code_parts(text):
+    """`text` as (part, is_code) pairs, a catalogue's `name` being code: the with_code macro (macros.html) puts
+    those in <code>. No HTML is built here, so Jinja's autoescape escapes every part."""
+    parts = CODE_SPAN.split(str(text))  # text, name, text, name, ..., text
+    return [(part, index % 2 == 1) for index, part in enumerate(parts) if part]
 
 
 def render_page(template, **context):

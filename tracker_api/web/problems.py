@@ -156,7 +156,8 @@ INVALID_PLATFORM_TOKEN = typed(
 BAD_REQUEST = blank(
     400, _l("Bad Request"),
     _l("The request could not be read: the body is not valid JSON (or is nested too deeply, or holds a number too "
-       "long), or an import's CSV is malformed or not UTF-8."),
+       "long), or an import's file is malformed: CSV that is not text in its charset or breaks the CSV rules, an "
+       "NDJSON line that is not JSON, an XLSX file that is no readable workbook."),
     _l("Check how the body is encoded and send it again."))
 NOT_FOUND = blank(
     404, _l("Not Found"),
@@ -178,18 +179,33 @@ CONFLICT = blank(
        "the request outlived its hold on its Idempotency-Key."),
     _l("Update the existing record instead, delete or enable an endpoint first, or let the retry's answer stand; "
        "detail says which."))
+GONE = blank(
+    410, _l("Gone"),
+    _l("The deleted record was deleted longer ago than the restore window (RESTORE_WINDOW_DAYS, 30 days unless "
+       "configured): its data has been purged and it cannot be restored."),
+    _l("Create the record again; restore a deleted record within the window next time."))
 PRECONDITION_FAILED = blank(
     412, _l("Precondition Failed"),
     _l("If-Match does not match the record's ETag: the record changed since you read it, and nothing was written."),
     _l("Read the record again, then retry with its new ETag."))
 REQUEST_TOO_LARGE = blank(
     413, _l("Request Entity Too Large"),
-    _l("The body is larger than the API accepts (1 MiB), or an import has more rows than max_rows."),
+    _l("The body is larger than the API accepts (1 MiB), or an import has more rows than max_rows, or an XLSX "
+       "import unpacks to more than the API accepts (or far more than it packs to, like a zip bomb)."),
     _l("Send less: split the import into parts."))
 UNSUPPORTED_MEDIA_TYPE = blank(
     415, _l("Unsupported Media Type"),
-    _l("The body is not application/json (or, for an import, neither a JSON array nor text/csv)."),
-    _l("Send JSON with Content-Type: application/json, or CSV with text/csv to an import."))
+    _l("The body is not application/json (or, for an import, none of a JSON array, NDJSON, CSV and an XLSX "
+       "workbook)."),
+    _l("Send JSON with Content-Type: application/json; to an import also NDJSON (application/x-ndjson), CSV "
+       "(text/csv) or XLSX, with its content type."))
+UNPROCESSABLE_ENTITY = blank(
+    422, _l("Unprocessable Entity"),
+    _l("The request is well formed but cannot be carried out as it is: an import's header names a column the "
+       "import does not know (detail says how the file was read), or an XLSX export would hold more rows than "
+       "EXPORT_XLSX_MAX_ROWS."),
+    _l("Fix the file's header (or its charset or delimiter), or export as CSV or NDJSON, which have no row limit, "
+       "or filter the export."))
 INTERNAL_SERVER_ERROR = blank(
     500, _l("Internal Server Error"),
     _l("The server failed to handle this request. The fault is logged with the request id."),

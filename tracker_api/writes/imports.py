@@ -70,7 +70,8 @@ class Importer:
         for exported, name in self.renamed.items():
             if exported in row:
                 if name in row:
-                    return row, {exported: [f"Give {name} or {exported}, not both."]}
+                    return row, {exported: [gettext("Give %(name)s or %(exported)s, not both.", name=name,
+                                                    exported=exported)]}
                 row[name] = row.pop(exported)
         return row, {}
 
@@ -118,9 +119,9 @@ def read_rows(importer):
     readers = {JSON_TYPE: json_rows, NDJSON_TYPE: ndjson_rows, CSV_TYPE: csv_rows, XLSX_TYPE: xlsx_rows}
     reader = readers.get(request.mimetype)
     if reader is None:
-        abort(415, message="Send the rows as a JSON array (Content-Type: application/json), NDJSON "
-                           "(application/x-ndjson), CSV with a header row (text/csv) or an XLSX workbook "
-                           f"({XLSX_TYPE}).")
+        abort(415, message=gettext("Send the rows as a JSON array (Content-Type: application/json), NDJSON "
+                                   "(application/x-ndjson), CSV with a header row (text/csv) or an XLSX workbook "
+                                   "(%(xlsx)s).", xlsx=XLSX_TYPE))
     rows = reader(importer)
     if not rows:
         abort(422, messages={"json": {"_body": [gettext("Send at least one row.")]}})
@@ -134,7 +135,7 @@ def too_many_rows():
 
 
 def json_rows(importer):
-    rows = parse_json(request.get_data(cache=True), "Invalid JSON body")
+    rows = parse_json(request.get_data(cache=True))
     if not isinstance(rows, list):
         abort(422, messages={"json": {"_body": [gettext("Send a JSON array with one object per row.")]}})
     if len(rows) > max_rows():
@@ -150,17 +151,20 @@ def ndjson_rows(importer):
             continue
         if len(rows) == max_rows():
             too_many_rows()
-        rows.append((len(rows) + 1, parse_json(line, f"Invalid NDJSON body (line {line_number})")))
+        rows.append((len(rows) + 1, parse_json(line, line_number)))
     return rows
 
 
-def parse_json(data, what):
+def parse_json(data, line=None):
+    """The JSON value of a body, or of its NDJSON `line`; a 400 naming the line if it is not JSON."""
     try:
         return json.loads(data)
     except RecursionError:
-        abort(400, message=f"{what}: nested too deeply.")
+        abort(400, message=gettext("Invalid JSON body: nested too deeply.") if line is None else
+              gettext("Invalid NDJSON body (line %(line)s): nested too deeply.", line=line))
     except ValueError as error:  # JSONDecodeError, bad UTF-8, a number past Python's digit limit
-        abort(400, message=f"{what}: {error}.")
+        abort(400, message=gettext("Invalid JSON body: %(error)s.", error=error) if line is None else
+              gettext("Invalid NDJSON body (line %(line)s): %(error)s.", line=line, error=error))
 
 
 def csv_rows(importer):
@@ -171,7 +175,8 @@ def csv_rows(importer):
     except spreadsheets.UnreadableFile as error:
         abort(400, message=str(error))
     delimiter = spreadsheets.sniff_delimiter(text)
-    read_as = f"read as {encoding} with {spreadsheets.DELIMITERS[delimiter]} ({delimiter!r}) between columns"
+    read_as = gettext("read as %(encoding)s with %(delimiter)s (%(symbol)s) between columns", encoding=encoding,
+                      delimiter=gettext(spreadsheets.DELIMITERS[delimiter]), symbol=repr(delimiter))
     lines = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(lines, None)
@@ -179,7 +184,8 @@ def csv_rows(importer):
         rows = table_rows(importer, header, cells, read_as, extra={"encoding": encoding, "delimiter": delimiter},
                           text=csv_text(decimal_comma=delimiter != ","))
     except csv.Error as error:
-        abort(400, message=f"Invalid CSV body (line {lines.line_num}, {read_as}): {error}.",
+        abort(400, message=gettext("Invalid CSV body (line %(line)s, %(read_as)s): %(error)s.", line=lines.line_num,
+                                   read_as=read_as, error=error),
               extra={"encoding": encoding, "delimiter": delimiter})
     return rows
 
@@ -200,9 +206,11 @@ def xlsx_rows(importer):
     try:
         header, cells = spreadsheets.xlsx_table(request.get_data(cache=True), max_rows=max_rows(),
                                                 max_unpacked_bytes=max_unpacked_bytes())
+    except spreadsheets.TooLargeFile as error:
+        abort(413, message=str(error))
     except spreadsheets.UnreadableFile as error:
-        abort(error.status, message=str(error))
-    return table_rows(importer, header, cells, "read from the workbook's first sheet")
+        abort(400, message=str(error))
+    return table_rows(importer, header, cells, gettext("read from the workbook's first sheet"))
 
 
 def table_rows(importer, header, lines, read_as, extra=None, text=None):
@@ -210,15 +218,18 @@ def table_rows(importer, header, lines, read_as, extra=None, text=None):
     the import knows (a field, a read-only column of the export, or an export's name for a field); else the
     table was most likely read wrongly, and the 422 says how it was read."""
     if not header or not any(header):
-        abort(422, messages={"json": {"_body": ["The first line must name the columns."]}})
+        abort(422, messages={"json": {"_body": [gettext("The first line must name the columns.")]}})
     if len(set(header)) != len(header):
-        abort(422, messages={"json": {"_body": ["A column is named twice in the header."]}})
+        abort(422, messages={"json": {"_body": [gettext("A column is named twice in the header.")]}})
     unknown = [name for name in header if name not in importer.known_columns()]
     if unknown:
-        abort(422, message=f"The header names columns this import does not know: {', '.join(map(repr, unknown))} "
-                           f"(the file was {read_as}). Columns: {', '.join(sorted(importer.schema.fields))}"
-                           f"{''.join(f', {old} (for {new})' for old, new in importer.renamed.items())}; "
-                           f"ignored: {', '.join(importer.read_only)}.",
+        columns = [*sorted(importer.schema.fields),
+                   *(gettext("%(exported)s (for %(name)s)", exported=old, name=new)
+                     for old, new in importer.renamed.items())]
+        abort(422, message=gettext("The header names columns this import does not know: %(unknown)s (the file was "
+                                   "%(read_as)s). Columns: %(columns)s; ignored: %(ignored)s.",
+                                   unknown=", ".join(map(repr, unknown)), read_as=read_as,
+                                   columns=", ".join(columns), ignored=", ".join(importer.read_only)),
               extra={"unknown_columns": unknown, **(extra or {})})
     rows = []
     for cells in lines:

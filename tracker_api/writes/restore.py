@@ -21,6 +21,7 @@ from sqlalchemy import Numeric, inspect, select, update
 from ..extensions import db
 from ..models import ApiKey, DeletedRecord
 from ..models.types import UTCDateTime, utcnow
+from ..web.i18n import gettext
 
 
 def window():
@@ -65,11 +66,13 @@ def restorable(bot_id, kind, record_id, what):
                                     DeletedRecord.record_id == record_id, DeletedRecord.reason == "deleted")
         .order_by(DeletedRecord.change_seq.desc()).limit(1))
     if tombstone is None:
-        abort(404, message=f"{what} {record_id} was not deleted in this bot: there is nothing to restore.")
+        abort(404, message=gettext("%(what)s %(id)s was not deleted in this bot: there is nothing to restore.",
+                                   what=what, id=record_id))
     days = current_app.config["RESTORE_WINDOW_DAYS"]
     if tombstone.snapshot is None or tombstone.deleted_at < utcnow() - window():
-        abort(410, message=f"{what} {record_id} was deleted on {tombstone.deleted_at:%Y-%m-%d %H:%M} UTC, more "
-                           f"than {days} days ago: it has been purged and cannot be restored.")
+        abort(410, message=gettext("%(what)s %(id)s was deleted on %(deleted_at)s UTC, more than %(days)s days ago: "
+                                   "it has been purged and cannot be restored.", what=what, id=record_id,
+                                   deleted_at=f"{tombstone.deleted_at:%Y-%m-%d %H:%M}", days=days))
     return tombstone
 
 
@@ -92,7 +95,8 @@ def revive(tombstone, model, history_model=None):
 def refuse_taken_id(model, record_id, what):
     """409 if a live record holds the id already (SQLite may hand a deleted id out again)."""
     if db.session.get(model, record_id) is not None:
-        abort(409, message=f"{what} {record_id} cannot be restored: a newer record has its id.")
+        abort(409, message=gettext("%(what)s %(id)s cannot be restored: a newer record has its id.", what=what,
+                                   id=record_id))
 
 
 def purge_expired(now=None):

@@ -117,12 +117,12 @@ def restore_client(bot_id, client_id):
     """Bring a client deleted within the restore window back, with its id: a change like any other (a new change
     number, updated_at now), announced as client.restored. Its code taken since is a 409."""
     change_seq = next_change_seq(bot_id)
-    tombstone = restore.restorable(bot_id, "client", client_id, "Client")
-    restore.refuse_taken_id(Client, client_id, "Client")
+    tombstone = restore.restorable(bot_id, "client", client_id, CLIENT)
+    restore.refuse_taken_id(Client, client_id, CLIENT)
     client, _ = restore.revive(tombstone, Client)
     client.change_seq, client.updated_at = change_seq, utcnow()
     record_restoration(client, tombstone)
-    flush_or_conflict(Client.client_code, bot_id, client.client_code, "Client code")
+    flush_or_conflict(Client.client_code, bot_id, client.client_code, CLIENT_CODE)
     db.session.commit()
     return client
 

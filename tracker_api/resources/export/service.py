@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Client, TrackingNumber
-from ...web.i18n import gettext
+from ...web.i18n import either, gettext
 from ..clients.schemas import ClientSchema
 from ..tracking.schemas import TrackingNumberSchema
 from ..tracking.service import select_tracking
@@ -54,7 +54,8 @@ def negotiate_format(requested):
     best = request.accept_mimetypes.best_match(list(MEDIA_TYPES))
     if best is None:
         abort(406, message=gettext("Exports are %(types)s: accept one of them, or pass %(formats)s.",
-                                   types=", ".join(MEDIA_TYPES), formats=" or ".join(f"format={name}" for name in ENCODERS)))
+                                   types=", ".join(MEDIA_TYPES),
+                                   formats=either([f"format={name}" for name in ENCODERS])))
     return MEDIA_TYPES[best]
 
 
@@ -94,8 +95,9 @@ def check_complete_size(statement, encoder):
     limit = current_app.config["EXPORT_XLSX_MAX_ROWS"]
     rows = db.session.scalar(select(func.count()).select_from(statement.subquery()))
     if rows > limit:
-        abort(422, message=f"An {encoder.extension.upper()} export holds at most {limit} rows and this one has "
-                           f"{rows}: export format=csv or format=ndjson (streamed, no limit), or filter it.",
+        abort(422, message=gettext("An %(format)s export holds at most %(limit)s rows and this one has %(rows)s: "
+                                   "export format=csv or format=ndjson (streamed, no limit), or filter it.",
+                                   format=encoder.extension.upper(), limit=limit, rows=rows),
               extra={"max_rows": limit, "rows": rows})
 
 

@@ -117,7 +117,7 @@ def get_tracking_by_number(bot_id, tracking_number):
     looks for them in every answer)."""
     record = db.session.scalar(_BY_NUMBER, {"bot_id": bot_id, "tracking_number": tracking_number})
     if record is None:
-        abort(404, message="This bot has no tracking number with that number.")
+        abort(404, message=gettext("This bot has no tracking number with that number."))
     return record
 
 
@@ -240,13 +240,13 @@ def restore_tracking(bot_id, tracking_id):
     """Bring a parcel deleted within the restore window back, with its id and history: a change like any other
     (a new change number, updated_at now), announced as tracking.restored. Its number taken since is a 409."""
     change_seq = next_change_seq(bot_id)
-    tombstone = restore.restorable(bot_id, "tracking", tracking_id, "Tracking number")
-    restore.refuse_taken_id(TrackingNumber, tracking_id, "Tracking number")
+    tombstone = restore.restorable(bot_id, "tracking", tracking_id, TRACKING_NUMBER)
+    restore.refuse_taken_id(TrackingNumber, tracking_id, TRACKING_NUMBER)
     record, history = restore.revive(tombstone, TrackingNumber, StatusEvent)
     record.history.extend(history)
     record.change_seq, record.updated_at = change_seq, utcnow()
     record_restoration(record, tombstone)
-    flush_or_conflict(TrackingNumber.tracking_number, bot_id, record.tracking_number, "Tracking number")
+    flush_or_conflict(TrackingNumber.tracking_number, bot_id, record.tracking_number, TRACKING_NUMBER)
     db.session.commit()
     return record
 
