@@ -23,7 +23,7 @@ from .caller import current_caller
 from .keys import (CHECKSUM_LENGTH, DISPLAY_CHARACTERS, RANDOM_LENGTH, generate_secret, has_valid_checksum, hash_key,
                    revoke)
 
-TOKEN_PREFIX = "tp_"
+TOKEN_PREFIX = "tp_"  # nosec B105: the public prefix every platform token starts with, not a secret
 TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}$")
 ADMIN_PREFIX = "/api/admin/v1"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

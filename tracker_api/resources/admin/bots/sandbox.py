@@ -6,6 +6,7 @@ from sqlalchemy import delete
 from ....access.admin_audit import record_admin_write, snapshot
 from ....extensions import db
 from ....models import Bot, Client, DeletedRecord, StatusEvent, TrackingNumber, WebhookDelivery, WebhookEvent
+from ....web.i18n import gettext
 from ....writes import totals
 from ....writes.change_numbers import next_change_seqs
 from ...bots.service import create_bot
@@ -24,7 +25,7 @@ def find_sandbox(live_bot_id):
     get_bot(live_bot_id)
     sandbox = sandbox_of(live_bot_id)
     if sandbox is None:
-        abort(404, message=f"Bot {live_bot_id} has no sandbox: create it with POST.")
+        abort(404, message=gettext("Bot %(bot_id)s has no sandbox: create it with POST.", bot_id=live_bot_id))
     return sandbox
 
 
@@ -32,10 +33,11 @@ def create_sandbox(live_bot_id):
     """The live bot's sandbox, with the demo data; a second one is a 409 naming the first."""
     live = get_bot(live_bot_id)
     if live.is_sandbox:
-        abort(409, message=f"Bot {live_bot_id} is itself a sandbox.")
+        abort(409, message=gettext("Bot %(bot_id)s is itself a sandbox.", bot_id=live_bot_id))
     existing = sandbox_of(live_bot_id)
     if existing is not None:
-        abort(409, message=f"Bot {live_bot_id} already has sandbox {existing.id}.", extra={"existing_id": existing.id})
+        abort(409, message=gettext("Bot %(bot_id)s already has sandbox %(sandbox_id)s.", bot_id=live_bot_id,
+                                   sandbox_id=existing.id), extra={"existing_id": existing.id})
     sandbox = create_bot(name=f"{live.name} (sandbox)"[:200], username=live.username, timezone=live.timezone,
                          subscription_status=live.subscription_status, sandbox_of=live.id, commit=False)
     record_admin_write("sandbox.create", live.id, f"bot:{sandbox.id}", None, snapshot(sandbox, BOT_FIELDS))

@@ -6,16 +6,16 @@ from marshmallow import validate
 
 from ....models import SECURITY_EVENT_KINDS, SUBSCRIPTION_STATUSES
 from ....serialization.schemas import BodySchema, PageQuerySchema, QuerySchema, Text, UTCDateTimeField
+from ....web.i18n import N_
 from ...bots.schemas import KeyUsageSchema, UsageDaySchema
 from ...bots.service import MAX_BOT_ID
 from ...webhooks.schemas import WebhookSchema
 from ..fields import JsonBoolean
 
 
-
 def validate_timezone(name):
     if name not in zoneinfo.available_timezones():
-        raise ma.ValidationError("Not an IANA time zone name, e.g. Asia/Almaty or UTC.")
+        raise ma.ValidationError(N_("Not an IANA time zone name, e.g. Asia/Almaty or UTC."))
 
 
 class AdminBotSchema(ma.Schema):
@@ -59,7 +59,7 @@ class BotUpdateSchema(BodySchema.from_dict({
     @ma.validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("Give at least one field to change, e.g. {\"is_active\": false}.")
+            raise ma.ValidationError(N_("Give at least one field to change, e.g. {\"is_active\": false}."))
 
 
 class BotListQuerySchema(PageQuerySchema):

@@ -9,6 +9,7 @@ from ....access.admin_audit import record_admin_write, snapshot
 from ....access.usage import OUTCOMES, key_usage
 from ....extensions import db
 from ....models import ApiKey, Bot, SecurityEvent, WebhookDelivery, WebhookEndpoint
+from ....web.i18n import gettext
 from ...bots.service import create_bot
 from ...pagination import count_rows, page_items
 
@@ -18,7 +19,7 @@ BOT_FIELDS = ("id", "name", "username", "is_active", "subscription_status", "tim
 def get_bot(bot_id):
     bot = db.session.get(Bot, bot_id)
     if bot is None:
-        abort(404, message=f"There is no bot {bot_id}.")
+        abort(404, message=gettext("There is no bot %(bot_id)s.", bot_id=bot_id))
     return bot
 
 
@@ -26,11 +27,11 @@ def add_bot(fields):
     """A new bot; an id that is taken is a 409 naming it."""
     bot_id = fields.pop("id", None)
     if bot_id is not None and db.session.get(Bot, bot_id) is not None:
-        abort(409, message=f"Bot {bot_id} already exists.", extra={"existing_id": bot_id})
+        abort(409, message=gettext("Bot %(bot_id)s already exists.", bot_id=bot_id), extra={"existing_id": bot_id})
     try:
         bot = create_bot(bot_id=bot_id, commit=False, **fields)
-    except ValueError as error:
-        abort(409, message=f"No id left after the highest bot's: {error}.")
+    except ValueError:
+        abort(409, message=gettext("No id is left after the highest bot's: give the new bot its id."))
     record_admin_write("bot.create", bot.id, f"bot:{bot.id}", None, snapshot(bot, BOT_FIELDS))
     db.session.commit()
     return bot
@@ -51,7 +52,7 @@ def update_bot(bot_id, changes):
     token is replaced when the change commits: access/key_cache.py)."""
     bot = db.session.get(Bot, bot_id, with_for_update=True)
     if bot is None:
-        abort(404, message=f"There is no bot {bot_id}.")
+        abort(404, message=gettext("There is no bot %(bot_id)s.", bot_id=bot_id))
     before = snapshot(bot, BOT_FIELDS)
     for field, value in changes.items():
         setattr(bot, field, value)

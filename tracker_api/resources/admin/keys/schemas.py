@@ -7,6 +7,7 @@ from ....access.scopes import SCOPES
 from ....models import KEY_KINDS
 from ....models.types import utcnow
 from ....serialization.schemas import BodySchema, PageQuerySchema, QuerySchema, Text, UTCDateTimeField
+from ....web.i18n import N_
 from ..fields import JsonBoolean
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
@@ -76,12 +77,12 @@ class KeyCreateSchema(BodySchema):
     @ma.validates("expires_at")
     def check_expiry(self, value, **kwargs):
         if value is not None and value <= utcnow():
-            raise ma.ValidationError("Give a time in the future, or null for a key that never expires.")
+            raise ma.ValidationError(N_("Give a time in the future, or null for a key that never expires."))
 
     @ma.validates_schema
     def check_publishable(self, data, **kwargs):
         if data.get("publishable") != bool(data.get("origins")):
-            raise ma.ValidationError("A publishable key needs origins, and origins need publishable: true.",
+            raise ma.ValidationError(N_("A publishable key needs origins, and origins need publishable: true."),
                                      "origins")
 
 
@@ -94,7 +95,7 @@ class KeyUpdateSchema(BodySchema):
     @ma.validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("Give at least one field to change, e.g. {\"scopes\": [\"read\"]}.")
+            raise ma.ValidationError(N_("Give at least one field to change, e.g. {\"scopes\": [\"read\"]}."))
 
 
 class KeyRollSchema(BodySchema):

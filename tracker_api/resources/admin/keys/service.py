@@ -9,6 +9,7 @@ from ....access.scopes import parse_scopes
 from ....extensions import db
 from ....models import ApiKey, Bot
 from ....models.types import utcnow
+from ....web.i18n import N_, gettext
 from ...pagination import count_rows, page_items
 
 KEY_FIELDS = ("id", "bot_id", "name", "kind", "prefix", "scopes", "origins", "rate_limit_per_minute", "expires_at",
@@ -17,14 +18,14 @@ KEY_FIELDS = ("id", "bot_id", "name", "kind", "prefix", "scopes", "origins", "ra
 
 def _bot(bot_id):
     if db.session.get(Bot, bot_id) is None:
-        abort(404, message=f"There is no bot {bot_id}.")
+        abort(404, message=gettext("There is no bot %(bot_id)s.", bot_id=bot_id))
 
 
 def get_key(bot_id, key_id, *, for_update=False):
     # FOR UPDATE OF api_keys: the bot is joined eagerly, and PostgreSQL locks no outer-joined side.
     api_key = db.session.get(ApiKey, key_id, with_for_update={"of": ApiKey} if for_update else None)
     if api_key is None or api_key.bot_id != bot_id:
-        abort(404, message=f"Bot {bot_id} has no key {key_id}.")
+        abort(404, message=gettext("Bot %(bot_id)s has no key %(key_id)s.", bot_id=bot_id, key_id=key_id))
     return api_key
 
 
@@ -61,7 +62,7 @@ def update_key(bot_id, key_id, changes):
     before = snapshot(api_key, KEY_FIELDS)
     if "origins" in changes:
         if not api_key.is_publishable:
-            abort(422, messages={"json": {"origins": ["Only a publishable key has origins."]}})
+            abort(422, messages={"json": {"origins": [N_("Only a publishable key has origins.")]}})
         try:
             api_key.allowed_origins = "\n".join(dict.fromkeys(normalize_origin(o) for o in changes["origins"]))
         except ValueError as error:
@@ -92,7 +93,7 @@ def roll(bot_id, key_id, grace_period_seconds):
     grace period only, as Stripe's roll does: the integration swaps keys without a moment of refusals."""
     old = get_key(bot_id, key_id, for_update=True)
     if not old.is_usable_at(utcnow()):
-        abort(409, message="This key is revoked or expired: issue a new key instead of rolling it.")
+        abort(409, message=gettext("This key is revoked or expired: issue a new key instead of rolling it."))
     before = snapshot(old, KEY_FIELDS)
     new, plain_key = issue_key(bot_id, old.name, rate_limit_per_minute=old.rate_limit_per_minute,
                                origins=old.origins if old.is_publishable else None, scopes=old.scope_names,
