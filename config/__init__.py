@@ -78,6 +78,9 @@ class Config:
     # company's site shares it; a key's own `rate_limit_per_minute` overrides it) and per visitor address.
     WIDGET_RATE_LIMIT_PER_KEY = int(os.environ.get("WIDGET_RATE_LIMIT_PER_KEY", "600"))
     WIDGET_RATE_LIMIT_PER_ADDRESS = int(os.environ.get("WIDGET_RATE_LIMIT_PER_ADDRESS", "20"))
+    # The platform admin API's budget per platform token (requests per minute); requests to it without a valid token
+    # share RATE_LIMIT_PER_ADDRESS per address, as the public API's do.
+    ADMIN_RATE_LIMIT_PER_MINUTE = int(os.environ.get("ADMIN_RATE_LIMIT_PER_MINUTE", "600"))
     # Suspicious activity (access/security_events.py): this many refused keys from one address within a minute
     # blocks the address; this many 429s for one key within ten minutes is recorded as hammering.
     INVALID_KEY_BURST = int(os.environ.get("INVALID_KEY_BURST", "10"))
@@ -196,6 +199,7 @@ class TestConfig(Config):
     RATE_LIMIT_PER_ADDRESS = 100_000
     INVALID_KEY_BURST = 100_000
     RATE_LIMIT_HAMMERING = 100_000
+    ADMIN_RATE_LIMIT_PER_MINUTE = 100_000
     VERIFY_FAST_DUMPS = True  # every response a test makes checks serialization/dumping.py against marshmallow
 
 

@@ -353,3 +353,37 @@ def test_the_admin_document_lists_every_admin_route_and_the_public_one_none(app,
                 assert "401" in operation["responses"] and operation["summary"], (method, path)
     docs = http.get("/api/admin/docs")
     assert docs.status_code == 200 and "/api/admin/openapi.json" in docs.get_data(as_text=True)
+
+
+# --- limits -----------------------------------------------------------------------------------------------
+
+def test_each_platform_token_has_its_own_budget_and_a_spent_one_is_a_429(app):
+    """ADMIN_RATE_LIMIT_PER_MINUTE per token (the X-RateLimit headers on every answer); another token is untouched,
+    and the public API's budgets never move for admin requests."""
+    limited = make_app_like(app, ADMIN_RATE_LIMIT_PER_MINUTE=3)
+    try:
+        http = limited.test_client()
+        first, second = ({"Authorization": f"Bearer {in_app(limited, issue_token, name)[1]}"}
+                         for name in ("first", "second"))
+        answers = [http.get(f"{ADMIN}/bots", headers=first) for _ in range(4)]
+        assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+        assert [answer.headers["X-RateLimit-Remaining"] for answer in answers[:3]] == ["2", "1", "0"]
+        refused = answers[3]
+        assert refused.get_json()["type"] == "/problems/rate-limited" and "platform token" in refused.get_json()["detail"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert http.get(f"{ADMIN}/bots", headers=second).status_code == 200
+    finally:
+        dispose_app(limited)
+
+
+def test_requests_without_a_valid_platform_token_share_their_address_budget(app):
+    """Guessing tokens earns no fresh budget: every invented or revoked token of one address spends the same
+    RATE_LIMIT_PER_ADDRESS, then 429 before any look-up of the next one."""
+    limited = make_app_like(app, RATE_LIMIT_PER_ADDRESS=2)
+    try:
+        http = limited.test_client()
+        invented = [{"Authorization": f"Bearer tp_{index:032d}"} for index in range(3)]
+        statuses = [http.get(f"{ADMIN}/bots", headers=headers).status_code for headers in invented]
+        assert statuses == [401, 401, 429]
+    finally:
+        dispose_app(limited)

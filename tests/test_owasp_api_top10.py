@@ -21,6 +21,7 @@ from sqlalchemy import event, text
 from conftest import dispose_app, in_app, make_app_like, make_client, make_tracking, make_webhook
 from tracker_api import create_app
 from tracker_api.access.keys import _checksum, generate_plain_key, hash_key, issue_key, revoke_key
+from tracker_api.access.platform_tokens import issue_token
 from tracker_api.extensions import db
 from tracker_api.models import ApiKey, WebhookDelivery
 from tracker_api.models.types import utcnow
@@ -358,6 +359,27 @@ class TestAPI4UnrestrictedResourceConsumption:
         assert [r.status_code for r in codes] == [200, 200, 429]
         assert_problem(codes[2], 429)
         assert codes[2].headers["X-RateLimit-Limit"] == "2" and int(codes[2].headers["Retry-After"]) >= 1
+
+    def test_the_platform_admin_api_pages_at_most_100_items_and_spends_a_budget_per_token(self, app, tenant):
+        """The admin API's surface is bounded alike: its paged lists refuse more than 100 items, and each platform
+        token has ADMIN_RATE_LIMIT_PER_MINUTE (here 5), a 429 past it."""
+        limited = make_app_like(app, ADMIN_RATE_LIMIT_PER_MINUTE=5)
+        try:
+            http = limited.test_client()
+            headers = {"Authorization": f"Bearer {in_app(limited, issue_token, 'platform')[1]}"}
+            document = http.get("/api/admin/openapi.json").get_json()
+            paged = sorted(path for path, item in document["paths"].items()
+                           for parameter in item.get("get", {}).get("parameters", []) if parameter["name"] == "page_size")
+            assert len(paged) >= 2, paged
+            answers = [http.get(path.format(bot_id=tenant.bot_id, key_id=tenant.key_id), headers=headers,
+                                query_string={"page_size": 101}) for path in paged[:2]]
+            for answer in answers:
+                assert "page_size" in assert_problem(answer, 422)["errors"]
+            spent = [http.get("/api/admin/v1/bots", headers=headers) for _ in range(4)]
+        finally:
+            dispose_app(limited)
+        assert [answer.status_code for answer in spent] == [200, 200, 200, 429]
+        assert assert_problem(spent[-1], 429)["type"] == "/problems/rate-limited"
 
 
 # --- API5:2023 --------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def register_access(app, api, admin_api):
     app.before_request(refuse_blocked_address)
     app.before_request(identify_caller)
     app.after_request(record_access)
-    install_rate_limiter(app, api)  # its before_request counts, its after_request writes the headers
+    install_rate_limiter(app, api, admin_api)  # its before_request counts, its after_request writes the headers
     app.before_request(authenticate_request)
     app.before_request(authenticate_platform_request)  # /api/admin/v1 only: platform tokens, never bot keys
     document_authentication(api)

@@ -26,6 +26,7 @@ class Caller:
     rate_window: Window | None = None  # the tightest budget this request spent (rate_limits.py)
     auth_refusal: str | None = None  # why authentication or the widget's origin check turned it away
     platform_token_id: int | None = None  # the admin API's caller (platform_tokens.py)
+    platform_token_check: tuple | None = None  # (the usable PlatformToken or None,), once looked up
 
     @property
     def refusal(self):

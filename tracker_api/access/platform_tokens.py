@@ -20,8 +20,15 @@ from ..web import problems
 from ..web.errors import problem
 from ..web.i18n import gettext
 from .caller import current_caller
-from .keys import (CHECKSUM_LENGTH, DISPLAY_CHARACTERS, RANDOM_LENGTH, generate_secret, has_valid_checksum, hash_key,
-                   revoke)
+from .keys import (
+    CHECKSUM_LENGTH,
+    DISPLAY_CHARACTERS,
+    RANDOM_LENGTH,
+    generate_secret,
+    has_valid_checksum,
+    hash_key,
+    revoke,
+)
 
 TOKEN_PREFIX = "tp_"  # nosec B105: the public prefix every platform token starts with, not a secret
 TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}$")
@@ -53,6 +60,15 @@ def find_usable_token(plain):
     return token if token is not None and token.revoked_at is None else None
 
 
+def presented_token():
+    """The usable PlatformToken of this admin request's bearer token, or None, looked up at most once per request by
+    whichever asks first: the rate limiter (whose per-token budget runs before authentication) or the auth hook."""
+    caller = current_caller()
+    if caller.platform_token_check is None:
+        caller.platform_token_check = (find_usable_token(bearer_token()),)
+    return caller.platform_token_check[0]
+
+
 def is_admin_request():
     return request.path.startswith(ADMIN_PREFIX) and request.method != "OPTIONS"
 
@@ -66,7 +82,7 @@ def authenticate_platform_request():
     """Every admin request needs a usable platform token; any other credential is the same 401."""
     if not is_admin_request():
         return None
-    token = find_usable_token(bearer_token())
+    token = presented_token()
     if token is None:
         current_caller().auth_refusal = "invalid-platform-token"
         return problem(problems.INVALID_PLATFORM_TOKEN,

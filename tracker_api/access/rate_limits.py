@@ -34,6 +34,7 @@ from ..web.i18n import gettext
 from ..web.proxy import client_address
 from .authentication import accepts_publishable_keys, is_protected, presented_key
 from .caller import current_caller
+from .platform_tokens import is_admin_request, presented_token
 from .shared_store import limiter_storage_options
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ WINDOW_SECONDS = 60
 STRATEGY = "counting-fixed-window"
 # A counter's name starts with whose budget it is; the policy names go into the RateLimit-Policy header.
 POLICIES = {"key": "per-key", "address": "per-address", "widget-key": "widget-per-key",
-            "widget-address": "widget-per-address"}
+            "widget-address": "widget-per-address", "platform-token": "admin-per-token",
+            "admin-address": "admin-per-address"}
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,19 @@ def widget_address_budget():
     return f"{current_app.config['WIDGET_RATE_LIMIT_PER_ADDRESS']}/minute"
 
 
+def admin_identity():
+    """The admin API's budgets: the platform token's (by id), or without a usable one the address's."""
+    token = presented_token()
+    return f"platform-token:{token.id}" if token is not None else f"admin-address:{client_address()}"
+
+
+def admin_budget():
+    config = current_app.config
+    per_minute = config["ADMIN_RATE_LIMIT_PER_MINUTE"] if presented_token() is not None else config[
+        "RATE_LIMIT_PER_ADDRESS"]
+    return f"{per_minute}/minute"
+
+
 def application_limits():
     """The API's budget everywhere but on the widget's lookup; there, the widget's two (see the module's doc)."""
     def not_widget():
@@ -157,18 +172,23 @@ def application_limits():
     def not_widget_or_no_key():
         return not_widget() or presented_key().usable is None
 
-    return [ApplicationLimit(limit_provider=rate_limit_budget, exempt_when=accepts_publishable_keys),
+    def public_api_but_widget():
+        return is_admin_request() or accepts_publishable_keys()
+
+    return [ApplicationLimit(limit_provider=rate_limit_budget, exempt_when=public_api_but_widget),
             ApplicationLimit(limit_provider=widget_key_budget, key_function=widget_key_identity,
                              scope="widget-key", exempt_when=not_widget_or_no_key),
             ApplicationLimit(limit_provider=widget_address_budget, key_function=widget_address_identity,
-                             scope="widget-address", exempt_when=not_widget)]
+                             scope="widget-address", exempt_when=not_widget),
+            ApplicationLimit(limit_provider=admin_budget, key_function=admin_identity, scope="admin",
+                             exempt_when=lambda: not is_admin_request())]
 
 
 def identify_caller():
     """Look the key up before Flask-Limiter's hook asks whose budget to spend: a database error then
     surfaces here as the 503 it is, instead of inside the limiter, which would take it for a Redis outage."""
-    if is_protected():
-        presented_key()
+    if is_protected() or is_admin_request():
+        presented_key() if is_protected() else presented_token()
         if not current_app.config.get("REDIS_URL") and not current_app.extensions.get("rate_limit_notice"):
             current_app.extensions["rate_limit_notice"] = True
             log.warning("REDIS_URL is not set: rate limits, usage and address blocks are counted in this "
@@ -201,6 +221,12 @@ def refuse_over_budget(error):
     elif policy == "widget-per-address":
         detail = gettext("Too many parcel lookups from your address (%(limit)s per minute); retry in %(seconds)s s.",
                          limit=window.limit, seconds=retry_in)
+    elif policy == "admin-per-token":
+        detail = gettext("This platform token's budget of %(limit)s requests per minute is spent; retry in "
+                         "%(seconds)s s.", limit=window.limit, seconds=retry_in)
+    elif policy == "admin-per-address":
+        detail = gettext("Requests without a valid platform token are limited to %(limit)s per minute per address; "
+                         "retry in %(seconds)s s.", limit=window.limit, seconds=retry_in)
     else:
         limit = window.limit if window is not None else current_app.config["RATE_LIMIT_PER_ADDRESS"]
         detail = gettext("Requests without a valid API key are limited to %(limit)s per minute per address; retry "
@@ -222,7 +248,7 @@ def build_limiter(app):
         # Count unrouted API paths too, or probing /api/v1/<anything> would be free.
         request_identifier=lambda: request.endpoint or "unrouted",
     )
-    limiter.request_filter(lambda: not is_protected())
+    limiter.request_filter(lambda: not (is_protected() or is_admin_request()))
     return limiter
 
 
@@ -240,11 +266,11 @@ RATE_LIMITED_RESPONSE = {
 }
 
 
-def install_rate_limiter(app, api):
+def install_rate_limiter(app, api, admin_api):
     """Flask-Limiter, counting in its own before_request hook (access/__init__.py puts it before authentication,
     so that a 401 still spends the address's budget), the headers, and the 429."""
     for name in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS", "WIDGET_RATE_LIMIT_PER_KEY",
-                 "WIDGET_RATE_LIMIT_PER_ADDRESS"):
+                 "WIDGET_RATE_LIMIT_PER_ADDRESS", "ADMIN_RATE_LIMIT_PER_MINUTE"):
         if app.config[name] < 1:
             raise RuntimeError(f"{name} must be at least 1, not {app.config[name]}")
     limiter = build_limiter(app)
@@ -252,4 +278,5 @@ def install_rate_limiter(app, api):
     app.extensions["rate_limiter"] = limiter
     app.after_request(add_rate_limit_headers)
     app.register_error_handler(RateLimitExceeded, refuse_over_budget)
-    api.spec.components.response("RATE_LIMITED", RATE_LIMITED_RESPONSE, lazy=True)
+    for document in (api, admin_api):
+        document.spec.components.response("RATE_LIMITED", RATE_LIMITED_RESPONSE, lazy=True)

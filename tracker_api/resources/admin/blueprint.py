@@ -1,8 +1,8 @@
 """The admin API's Blueprint: the public one's body parsing, ETags and dumping, with the admin API's own common
-refusals (a platform token's 401) instead of the key scopes, rate limits and Idempotency-Key of /api/v1."""
+refusals (a platform token's 401, its budget's 429) instead of the key scopes and Idempotency-Key of /api/v1."""
 from ..blueprint import BODY_RESPONSES, Blueprint
 
-ADMIN_COMMON_RESPONSES = {401: "UNAUTHORIZED", 404: "NOT_FOUND"}
+ADMIN_COMMON_RESPONSES = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 429: "RATE_LIMITED"}
 
 
 class AdminBlueprint(Blueprint):
