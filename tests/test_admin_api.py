@@ -369,7 +369,8 @@ def test_each_platform_token_has_its_own_budget_and_a_spent_one_is_a_429(app):
         assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
         assert [answer.headers["X-RateLimit-Remaining"] for answer in answers[:3]] == ["2", "1", "0"]
         refused = answers[3]
-        assert refused.get_json()["type"] == "/problems/rate-limited" and "platform token" in refused.get_json()["detail"]
+        problem = refused.get_json()
+        assert problem["type"] == "/problems/rate-limited" and "platform token" in problem["detail"]
         assert int(refused.headers["Retry-After"]) >= 1
         assert http.get(f"{ADMIN}/bots", headers=second).status_code == 200
     finally:

@@ -369,7 +369,8 @@ class TestAPI4UnrestrictedResourceConsumption:
             headers = {"Authorization": f"Bearer {in_app(limited, issue_token, 'platform')[1]}"}
             document = http.get("/api/admin/openapi.json").get_json()
             paged = sorted(path for path, item in document["paths"].items()
-                           for parameter in item.get("get", {}).get("parameters", []) if parameter["name"] == "page_size")
+                           for parameter in item.get("get", {}).get("parameters", [])
+                           if parameter["name"] == "page_size")
             assert len(paged) >= 2, paged
             answers = [http.get(path.format(bot_id=tenant.bot_id, key_id=tenant.key_id), headers=headers,
                                 query_string={"page_size": 101}) for path in paged[:2]]
