@@ -134,10 +134,8 @@ def put_tracking_by_number(bot_id, tracking_number, fields, *, api_key_id=None, 
             precondition(None)
         return create_tracking(bot_id, {**fields, "tracking_number": tracking_number}, api_key_id=api_key_id), True
     replacement = {**REPLACED_FIELDS, **fields}
-    if replacement["total_cost_usd"] is None:  # as a create: a null or left-out total is derived, from the body alone
-        del replacement["total_cost_usd"]
-        _derive_total_cost_or_422(replacement)
-        replacement.setdefault("total_cost_usd", None)
+    _derive_total_unless_given(replacement)  # as a create derives it, from the body alone
+    replacement.setdefault("total_cost_usd", None)
     return update_tracking(bot_id, existing.id, replacement, api_key_id=api_key_id, precondition=precondition), False
 
 
@@ -178,6 +176,14 @@ def _derive_total_cost_or_422(fields, record=None):
         abort(422, messages={"json": {"total_cost_usd": [error]}})
 
 
+def _derive_total_unless_given(fields):
+    """A null total is no total: it is left out and derived from the fields' own weight and price, as a left-out
+    one (a create, a replace by number)."""
+    if fields.get("total_cost_usd") is None:
+        fields.pop("total_cost_usd", None)
+        _derive_total_cost_or_422(fields)
+
+
 def _status_event(record, previous_status, source, api_key_id):
     """The history row of the status `record` has just taken."""
     return StatusEvent(tracking_id=record.id, bot_id=record.bot_id, status=record.status,
@@ -194,9 +200,7 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     before the bot's lock is taken, and go in one flush: the history row, added through the relationship, gets
     the parcel's id from that flush."""
     fields = dict(fields)
-    if fields.get("total_cost_usd") is None:  # a null total is no total: derived like a left-out one
-        fields.pop("total_cost_usd", None)
-    _derive_total_cost_or_422(fields)
+    _derive_total_unless_given(fields)
     now = at or utcnow()
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
     record.history.append(_status_event(record, None, source, api_key_id))
