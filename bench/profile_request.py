@@ -51,6 +51,42 @@ def own_time_by_package(profiler):
                                                  if seconds / total >= 0.01)
 
 
+def record_round_trips(app, one_request):
+    """The round trips of one request to PostgreSQL (statements, and the BEGIN and COMMIT that SQLAlchemy sends
+    implicitly or explicitly) and to Redis (one packet: a command or a pipeline), in order."""
+    import redis.connection
+    from sqlalchemy import event
+
+    from tracker_api.extensions import db
+    trips = []
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        trips.append("postgres: " + " ".join(sql.split())[:110])
+
+    with app.app_context():
+        engine = db.engine
+    hooks = {"before_cursor_execute": statement, "commit": lambda conn: trips.append("postgres: COMMIT"),
+             "rollback": lambda conn: trips.append("postgres: ROLLBACK")}
+    for name, hook in hooks.items():
+        event.listen(engine, name, hook)
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted_send(connection, command, check_health=True):
+        packets = command if isinstance(command, list) else [command]
+        words = b"".join(packets).split(b"\r\n")
+        trips.append("redis: " + " ".join(word.decode(errors="replace") for word in words[2:9:2])[:110])
+        return send(connection, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = counted_send
+    try:
+        one_request()
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = send
+        for name, hook in hooks.items():
+            event.remove(engine, name, hook)
+    return trips
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -59,6 +95,8 @@ def main():
     parser.add_argument("--json", help="request body (writes); {n} is replaced by a number unique to the request, "
                                        "{status} by the next of the five statuses (as bench/lua/update.lua cycles)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--round-trips", action="store_true", help="instead of profiling: list one request's round "
+                                                                   "trips to PostgreSQL and Redis, in order")
     parser.add_argument("--database", default="tracker_api_bench_big")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
     args = parser.parse_args()
@@ -80,6 +118,13 @@ def main():
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # the JSON request log
         for _ in range(20):
             one_request()
+        if args.round_trips:
+            trips = record_round_trips(app, one_request)
+    if args.round_trips:
+        print(f"{args.method} {args.path}: {len(trips)} round trips")
+        print("\n".join(trips))
+        return
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
         started = time.perf_counter()
         for _ in range(args.requests):
             one_request()

@@ -314,11 +314,21 @@ def statements_of(app, function, *args):
     return sent
 
 
-def test_a_create_is_four_statements_on_postgresql(pg_app):
+def test_a_create_is_one_statement_on_postgresql(pg_app):
     """The bot's lock (which also says the bot has no webhook endpoint), the parcel, its history row, and every
-    total in one statement."""
+    total: one statement (writes/parcel_creation.py), then the commit."""
     sent = statements_of(pg_app, create_tracking, BOT, SAMPLE_TRACKING)
-    assert len(sent) == 4, sent
+    assert len(sent) == 1, sent
+    assert sent[0].startswith("WITH locked AS (UPDATE bots"), sent
+
+
+def test_a_create_for_a_bot_with_a_webhook_endpoint_writes_its_event_in_the_same_transaction(pg_app):
+    """The statement says the bot has an endpoint: its subscribers are looked up, the event and its delivery
+    written before the commit."""
+    make_webhook(pg_app, BOT)
+    sent = statements_of(pg_app, create_tracking, BOT, SAMPLE_TRACKING)
+    assert len(sent) == 1 + 3, sent
+    assert "webhook_endpoints" in sent[1] and "webhook_events" in sent[2] and "webhook_deliveries" in sent[3], sent
 
 
 def test_a_status_update_is_five_statements_on_postgresql(pg_app):

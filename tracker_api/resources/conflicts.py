@@ -9,8 +9,13 @@ from ..web.i18n import gettext
 def flush_or_conflict(code_column, bot_id, code, what):
     """Flush pending writes; a duplicate `code` in `code_column` becomes a 409 naming the record that has it.
     `what` opens the message ("Tracking number", "Client code")."""
+    return write_or_conflict(db.session.flush, code_column, bot_id, code, what)
+
+
+def write_or_conflict(write, code_column, bot_id, code, what):
+    """`write()`'s result; a duplicate `code` it writes becomes the 409 of flush_or_conflict."""
     try:
-        db.session.flush()
+        return write()
     except IntegrityError:
         db.session.rollback()
         model = code_column.class_

@@ -145,7 +145,13 @@ def enqueue(connection, events):
 @event.listens_for(Session, "after_flush")
 def _write_events(session, flush_context):
     """After each flush, the events of what it wrote, for the endpoints subscribed to them, in its transaction."""
-    announced = list(_writes_to_announce(session))
+    announce(session, list(_writes_to_announce(session)))
+
+
+def announce(session, announced):
+    """Store the events of `announced` writes, each (bot_id, event type, record, change number, extra data), for the
+    endpoints subscribed to them, in the session's transaction. The flush listener above calls it for what a flush
+    wrote; a write made without a flush (writes/parcel_creation.py) calls it itself."""
     if not announced:
         return
     subscribers = _subscribers(session, {bot_id for bot_id, *_ in announced})

@@ -288,6 +288,13 @@ def note_created_row(session, flush_context):
         claim.resource = (mapper.local_table.name, mapper.primary_key_from_instance(first)[0])
 
 
+def note_created(session, table_name, row_id):
+    """What note_created_row remembers, for a write made without a flush (writes/parcel_creation.py)."""
+    claim = claim_in(session)
+    if claim is not None and claim.resource is None:
+        claim.resource = (table_name, row_id)
+
+
 @event.listens_for(db.session, "after_rollback")
 def forget_created_row(session):
     claim = claim_in(session)

@@ -95,7 +95,7 @@ class TotalsDelta:
 
 # The upserts are hand-written SQL, built once: SQLAlchemy does not cache its PostgreSQL and SQLite
 # INSERT ... ON CONFLICT constructs, and compiling three of them cost every write more than running them.
-def _upsert_sql(model, source):
+def upsert_sql(model, source):
     """INSERT of `source`'s rows into a totals table, each adding its measures to the stored row of its key."""
     table = model.__table__
     keys = [column.name for column in table.primary_key]
@@ -110,7 +110,7 @@ def _upsert_sql(model, source):
 def _upsert_one(model):
     """One table's upsert, its rows given as executemany parameters (SQLite)."""
     columns = model.__table__.columns
-    return text(_upsert_sql(model, f"VALUES ({', '.join(':' + name for name in columns.keys())})")).bindparams(
+    return text(upsert_sql(model, f"VALUES ({', '.join(':' + name for name in columns.keys())})")).bindparams(
         *(bindparam(column.name, type_=column.type) for column in columns))
 
 
@@ -128,7 +128,7 @@ def _upsert_all_postgresql():
     for model in TOTALS:
         arrays = ", ".join(f"CAST(:{_array_name(model, column.name)} AS {column.type.compile(dialect)}[])"
                            for column in model.__table__.columns)
-        upserts.append(_upsert_sql(model, f"SELECT * FROM unnest({arrays})"))  # nosec B608: model names, bound values
+        upserts.append(upsert_sql(model, f"SELECT * FROM unnest({arrays})"))  # nosec B608: model names, bound values
     *first, last = upserts
     return text("WITH " + ", ".join(f"moved_{number} AS ({upsert})" for number, upsert in enumerate(first))
                 + " " + last)

@@ -10,11 +10,12 @@ from ...extensions import db
 from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
 from ...serialization.schemas import MONEY_MAXIMUM
-from ...writes import totals
+from ...webhooks import outbox
+from ...writes import idempotency, parcel_creation, totals
 from ...writes.change_numbers import next_change_seq, next_change_seqs
 from ...writes.feed import Feed
 from ...writes.imports import Importer
-from ..conflicts import flush_or_conflict
+from ..conflicts import flush_or_conflict, write_or_conflict
 from ..pagination import count_rows, newest_first_bound, page_items
 from ..records import bot_record, delete_bot_record
 from ...web.i18n import gettext, lazy_gettext
@@ -196,17 +197,38 @@ def _record_status(record, previous_status, source, api_key_id):
 
 
 def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
-    """Create a parcel and its first history row; `at` backdates it (demo data, imports). Both rows are ready
-    before the bot's lock is taken, and go in one flush: the history row, added through the relationship, gets
-    the parcel's id from that flush."""
+    """Create a parcel and its first history row; `at` backdates it (demo data, imports). On PostgreSQL in one
+    statement (writes/parcel_creation.py); else both rows are ready before the bot's lock is taken, and go in one
+    flush: the history row, added through the relationship, gets the parcel's id from that flush."""
     fields = dict(fields)
     _derive_total_unless_given(fields)
     now = at or utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _create_in_one_statement(bot_id, {**CREATED_DEFAULTS, **fields, "created_at": now, "updated_at": now},
+                                        source, api_key_id)
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
     record.history.append(_status_event(record, None, source, api_key_id))
     record.change_seq = next_change_seq(bot_id)
     db.session.add(record)
     flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], TRACKING_NUMBER)
+    db.session.commit()
+    return record
+
+
+# A created row's value of a field nobody gave (the create schema fills in status and quantity from the body).
+CREATED_DEFAULTS = {"quantity": 1, **dict.fromkeys(("weight_kg", "price_per_kg_usd", "total_cost_usd", "note"))}
+
+
+def _create_in_one_statement(bot_id, values, source, api_key_id):
+    """PostgreSQL's create: the statement writes the parcel, its history row, the change number and the totals;
+    its webhook event (when the bot has an enabled endpoint) and its Idempotency-Key mark go in the same
+    transaction, before the commit."""
+    record, has_webhooks = write_or_conflict(
+        lambda: parcel_creation.create_parcel(bot_id, values, source, api_key_id),
+        TrackingNumber.tracking_number, bot_id, values["tracking_number"], TRACKING_NUMBER)
+    if has_webhooks:
+        outbox.announce(db.session(), [(bot_id, "tracking.created", record, record.change_seq, {})])
+    idempotency.note_created(db.session(), TrackingNumber.__tablename__, record.id)
     db.session.commit()
     return record
 
