@@ -316,7 +316,7 @@ def statements_of(app, function, *args):
 
 def test_a_create_is_one_statement_on_postgresql(pg_app):
     """The bot's lock (which also says the bot has no webhook endpoint), the parcel, its history row, and every
-    total: one statement (writes/parcel_creation.py), then the commit."""
+    total: one statement (writes/parcel_statements.py), then the commit."""
     sent = statements_of(pg_app, create_tracking, BOT, SAMPLE_TRACKING)
     assert len(sent) == 1, sent
     assert sent[0].startswith("WITH locked AS (UPDATE bots"), sent
@@ -331,20 +331,34 @@ def test_a_create_for_a_bot_with_a_webhook_endpoint_writes_its_event_in_the_same
     assert "webhook_endpoints" in sent[1] and "webhook_events" in sent[2] and "webhook_deliveries" in sent[3], sent
 
 
-def test_a_status_update_is_five_statements_on_postgresql(pg_app):
+def test_a_status_update_is_one_statement_on_postgresql(pg_app):
     """The lock, the parcel locked and read (its old status moves the totals), the change, its history row, and
-    the totals."""
+    the totals: one statement (writes/parcel_statements.py), then the commit."""
     tracking_id = make_tracking(pg_app, BOT)
     sent = statements_of(pg_app, update_tracking, BOT, tracking_id, {"status": "in_transit"})
-    assert len(sent) == 5, sent
+    assert len(sent) == 1, sent
+    assert sent[0].startswith("WITH locked AS (UPDATE bots"), sent
+
+
+@pytest.mark.parametrize("fields, precondition", [
+    ({"status": "in_transit"}, lambda record: None),  # If-Match: checked on the locked row, in Python
+    ({"client_code": "CLIENT999"}, None),  # a move between clients leaves a removal in the old client's feed
+    ({"weight_kg": Decimal("2.5")}, None),  # the total is derived from the stored price
+])
+def test_an_update_with_if_match_or_of_the_client_weight_or_price_goes_through_the_orm(pg_app, fields,
+                                                                                       precondition):
+    """The lock, the parcel locked and read, the change, and the totals (a history row too for a new status)."""
+    tracking_id = make_tracking(pg_app, BOT)
+    sent = statements_of(pg_app, lambda: update_tracking(BOT, tracking_id, fields, precondition=precondition))
+    assert sent[0].startswith("UPDATE bots") and "FOR UPDATE" in sent[1], sent
 
 
 def test_a_bot_with_a_webhook_endpoint_looks_its_subscribers_up_and_writes_the_event(pg_app):
     make_webhook(pg_app, BOT)
     tracking_id = make_tracking(pg_app, BOT)
     sent = statements_of(pg_app, update_tracking, BOT, tracking_id, {"status": "in_transit"})
-    assert len(sent) == 5 + 3, sent  # the endpoints, the event, its delivery
-    assert "webhook_endpoints" in sent[5]
+    assert len(sent) == 1 + 3, sent  # the endpoints, the event, its delivery
+    assert "webhook_endpoints" in sent[1]
 
 
 # --- status history ----------------------------------------------------------------------------------------

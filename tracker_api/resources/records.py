@@ -22,8 +22,13 @@ def bot_record(model, bot_id, record_id, what, *, for_update=False):
     `for_update` locks the row until commit, so that concurrent writes to it queue."""
     record = db.session.scalar(_by_id(model, for_update), {"bot_id": bot_id, "record_id": record_id})
     if record is None:
-        abort(404, message=gettext("%(what)s %(id)s does not exist in this bot.", what=what, id=record_id))
+        not_found(what, record_id)
     return record
+
+
+def not_found(what, record_id):
+    """The 404 problem of a record this bot does not have."""
+    abort(404, message=gettext("%(what)s %(id)s does not exist in this bot.", what=what, id=record_id))
 
 
 def delete_bot_record(model, bot_id, record_id, what, *, kind, code_column, precondition=None, history=None):

@@ -96,12 +96,19 @@ def _writes_to_announce(session):
     for instance in session.dirty:
         kind = KINDS.get(type(instance))
         if kind and instance not in session.deleted:
-            changed = _changed_columns(instance)
-            if kind == "tracking" and "status" in changed:
-                yield instance.bot_id, "tracking.status_changed", instance, instance.change_seq, {
-                    "previous_status": changed["status"]}
-            elif changed:
-                yield instance.bot_id, f"{kind}.updated", instance, instance.change_seq, {"changed": sorted(changed)}
+            change = change_event(kind, _changed_columns(instance))
+            if change:
+                yield instance.bot_id, change[0], instance, instance.change_seq, change[1]
+
+
+def change_event(kind, changed):
+    """(event type, extra data) of a change to a record of `kind`, `changed` mapping each changed column to its old
+    value; None when nothing changed."""
+    if kind == "tracking" and "status" in changed:
+        return "tracking.status_changed", {"previous_status": changed["status"]}
+    if changed:
+        return f"{kind}.updated", {"changed": sorted(changed)}
+    return None
 
 
 def _subscribers(session, bot_ids):
@@ -151,7 +158,7 @@ def _write_events(session, flush_context):
 def announce(session, announced):
     """Store the events of `announced` writes, each (bot_id, event type, record, change number, extra data), for the
     endpoints subscribed to them, in the session's transaction. The flush listener above calls it for what a flush
-    wrote; a write made without a flush (writes/parcel_creation.py) calls it itself."""
+    wrote; a write made without a flush (writes/parcel_statements.py) calls it itself."""
     if not announced:
         return
     subscribers = _subscribers(session, {bot_id for bot_id, *_ in announced})

@@ -289,7 +289,7 @@ def note_created_row(session, flush_context):
 
 
 def note_created(session, table_name, row_id):
-    """What note_created_row remembers, for a write made without a flush (writes/parcel_creation.py)."""
+    """What note_created_row remembers, for a write made without a flush (writes/parcel_statements.py)."""
     claim = claim_in(session)
     if claim is not None and claim.resource is None:
         claim.resource = (table_name, row_id)

@@ -56,7 +56,7 @@ class TrackingNumberById(MethodView):
     def put(self, changes, bot_id, tracking_id):
         """Update the status (and any other field given); a new status is added to the history"""
         return service.update_tracking(bot_id, tracking_id, changes, api_key_id=current_key_id(),
-                                       precondition=if_match)
+                                       precondition=if_match if request.if_match else None)
 
     @blp.etag
     @blp.response(204)

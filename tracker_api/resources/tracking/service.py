@@ -11,13 +11,13 @@ from ...models import StatusEvent, TrackingNumber
 from ...models.types import utcnow
 from ...serialization.schemas import MONEY_MAXIMUM
 from ...webhooks import outbox
-from ...writes import idempotency, parcel_creation, totals
+from ...writes import idempotency, parcel_statements, totals
 from ...writes.change_numbers import next_change_seq, next_change_seqs
 from ...writes.feed import Feed
 from ...writes.imports import Importer
 from ..conflicts import flush_or_conflict, write_or_conflict
 from ..pagination import count_rows, newest_first_bound, page_items
-from ..records import bot_record, delete_bot_record
+from ..records import bot_record, delete_bot_record, not_found
 from ...web.i18n import gettext, lazy_gettext
 from .schemas import TrackingCreateSchema
 
@@ -198,12 +198,12 @@ def _record_status(record, previous_status, source, api_key_id):
 
 def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     """Create a parcel and its first history row; `at` backdates it (demo data, imports). On PostgreSQL in one
-    statement (writes/parcel_creation.py); else both rows are ready before the bot's lock is taken, and go in one
+    statement (writes/parcel_statements.py); else both rows are ready before the bot's lock is taken, and go in one
     flush: the history row, added through the relationship, gets the parcel's id from that flush."""
     fields = dict(fields)
     _derive_total_unless_given(fields)
     now = at or utcnow()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if _on_postgresql():
         return _create_in_one_statement(bot_id, {**CREATED_DEFAULTS, **fields, "created_at": now, "updated_at": now},
                                         source, api_key_id)
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
@@ -224,7 +224,7 @@ def _create_in_one_statement(bot_id, values, source, api_key_id):
     its webhook event (when the bot has an enabled endpoint) and its Idempotency-Key mark go in the same
     transaction, before the commit."""
     record, has_webhooks = write_or_conflict(
-        lambda: parcel_creation.create_parcel(bot_id, values, source, api_key_id),
+        lambda: parcel_statements.create_parcel(bot_id, values, source, api_key_id),
         TrackingNumber.tracking_number, bot_id, values["tracking_number"], TRACKING_NUMBER)
     if has_webhooks:
         outbox.announce(db.session(), [(bot_id, "tracking.created", record, record.change_seq, {})])
@@ -233,9 +233,16 @@ def _create_in_one_statement(bot_id, values, source, api_key_id):
     return record
 
 
+def _on_postgresql():
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def update_tracking(bot_id, tracking_id, fields, *, source="api", api_key_id=None, at=None, precondition=None):
     """Apply the given fields; a new status is recorded in the history. Always bumps updated_at. `precondition`
-    (the request's If-Match) is checked on the locked row, before anything changes."""
+    (the request's If-Match) is checked on the locked row, before anything changes. On PostgreSQL, without a
+    precondition, a change of the fields parcel_statements.UPDATABLE lists (a status, above all) is one statement."""
+    if precondition is None and fields.keys() <= parcel_statements.UPDATABLE and _on_postgresql():
+        return _update_in_one_statement(bot_id, tracking_id, fields, at or utcnow(), source, api_key_id)
     change_seq = next_change_seq(bot_id)
     record = get_tracking(bot_id, tracking_id, for_update=True)
     if precondition:
@@ -251,6 +258,21 @@ def update_tracking(bot_id, tracking_id, fields, *, source="api", api_key_id=Non
         flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], TRACKING_NUMBER)
     if record.status != previous_status:
         _record_status(record, previous_status, source, api_key_id)
+    db.session.commit()
+    return record
+
+
+def _update_in_one_statement(bot_id, tracking_id, fields, updated_at, source, api_key_id):
+    """PostgreSQL's update of parcel_statements.UPDATABLE fields: the statement changes the parcel, writes its
+    history row, the change number and the totals; its webhook event goes in the same transaction."""
+    updated = parcel_statements.update_parcel(bot_id, tracking_id, fields, updated_at, source, api_key_id)
+    if updated is None:
+        not_found(TRACKING_NUMBER, tracking_id)
+    record, has_webhooks, previous = updated
+    change = outbox.change_event("tracking", {name: value for name, value in previous.items()
+                                              if getattr(record, name) != value})
+    if has_webhooks and change:
+        outbox.announce(db.session(), [(bot_id, change[0], record, record.change_seq, change[1])])
     db.session.commit()
     return record
 
