@@ -42,6 +42,12 @@ def test_every_kind_of_write_keeps_the_totals_exact(app, http, tenant, other_ten
                     headers=tenant.headers).status_code == 200
     assert http.put(f"{TRACKING}/{second}", json={"note": "no measure changes"},
                     headers=tenant.headers).status_code == 200
+    # PostgreSQL's one-statement updates (writes/parcel_statements.py): a total alone, a status with another
+    # field, the same status with a new total (back to the derived 6.00)
+    for fields in ({"total_cost_usd": 9.25}, {"status": "delivered", "quantity": 2},
+                   {"status": "delivered", "total_cost_usd": 6}):
+        assert http.put(f"{TRACKING}/{second}", json=fields, headers=tenant.headers).status_code == 200
+        assert_totals_exact(app)
     rows = [{"tracking_number": "T2", "client_code": "C1", "status": "issued"},
             {"tracking_number": "T3", "client_code": "C1", "weight_kg": 10, "total_cost_usd": 1}]
     assert http.post(f"{TRACKING}/import", json=rows, headers=tenant.headers).status_code == 200

@@ -4,7 +4,8 @@ per subscribed endpoint, in the write's own transaction.
 Why here, in a session listener (as writes/totals.py keeps the totals): an event written by the views after the commit
 would be lost when the process dies between the two, and one written before would announce a change that may
 roll back. Here the change and its event commit or roll back together; the worker (delivery.py) sends what is
-committed, later, however long the receiver is down.
+committed, later, however long the receiver is down. The one-statement writes on PostgreSQL, which flush nothing
+(writes/parcel_statements.py), call `announce` themselves before their commit.
 
 Order: each event carries the bot's change number of the write (change_numbers.py), which increases in commit order; a
 parcel's deliveries to one endpoint go out one after another in that order. One write is one event: a status

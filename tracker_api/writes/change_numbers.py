@@ -9,7 +9,8 @@ one short write transaction. Deletions leave a tombstone (DeletedRecord) numbere
 parcel that moves to another client (a "moved" removal from the client it left: see _record_departures).
 
 Every write to those tables must go through `next_change_seq` before it touches a row: taking the bot's lock
-first is also what keeps two writes from ever waiting on each other's rows in opposite orders.
+first is also what keeps two writes from ever waiting on each other's rows in opposite orders. The one-statement
+create and status update on PostgreSQL (parcel_statements.py) take it the same way, as their statement's first part.
 """
 from sqlalchemy import bindparam, event, exists, inspect, update
 from sqlalchemy.orm import Session, object_session

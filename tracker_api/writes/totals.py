@@ -6,7 +6,8 @@ bot: parcels per status with their weight and cost, parcels created per quarter 
 days of any time zone when read), parcels per id bucket, and clients.
 
 How they stay exact: a session listener (below) sees every flush that creates, changes or deletes a tracking
-number or a client, and adds the difference to the totals with upserts in the same transaction. A rolled-back
+number or a client, and adds the difference to the totals with upserts in the same transaction; the one-statement
+create and status update on PostgreSQL (parcel_statements.py) run the same upserts inside their statement. A rolled-back
 write rolls its totals back too, and every write already holds its bot's change lock (writes/change_numbers.py), so two
 writes of one bot never race on its totals. Writes that bypass the ORM (SQL by hand) must be followed by
 `flask totals recount`; `flask totals check` compares the totals with a fresh count.
