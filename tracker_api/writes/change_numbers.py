@@ -12,20 +12,21 @@ Every write to those tables must go through `next_change_seq` before it touches 
 first is also what keeps two writes from ever waiting on each other's rows in opposite orders. The one-statement
 create and status update on PostgreSQL (parcel_statements.py) take it the same way, as their statement's first part.
 """
-from sqlalchemy import bindparam, event, exists, inspect, update
+from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session, object_session
 
 from ..extensions import db
-from ..models import Bot, Client, DeletedRecord, TrackingNumber, WebhookEndpoint
+from ..models import Client, DeletedRecord, TrackingNumber, WebhookEndpoint
 from ..models.types import utcnow
 
 BOTS_WITHOUT_WEBHOOKS = "bots_without_webhooks"  # the session.info key of bots_without_webhooks()
 RESTORED = "restored_records"  # the session.info key of is_restored()
-# Built once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
-_LOCK = (update(Bot).where(Bot.id == bindparam("bot_id"))
-         .values(change_seq=Bot.change_seq + bindparam("count", type_=Bot.change_seq.type))
-         .returning(Bot.change_seq, exists().where(WebhookEndpoint.bot_id == bindparam("bot_id"),
-                                                   WebhookEndpoint.enabled.is_(True))))
+# The lock: the bot's counter moved on by :count, and whether the bot has an enabled webhook endpoint. One text for
+# next_change_seqs and for the one-statement writes, which run it as their first part (parcel_statements.py). Built
+# once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
+LOCK_SQL = ("UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id RETURNING change_seq, "
+            "EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) AS has_webhooks")
+_LOCK = text(LOCK_SQL)
 
 
 def next_change_seq(bot_id):

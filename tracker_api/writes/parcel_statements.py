@@ -21,6 +21,7 @@ from sqlalchemy import Boolean, column, text
 from ..extensions import db
 from ..models import StatusEvent, TrackingCreatedQuarter, TrackingIdBucket, TrackingNumber, TrackingStatusTotal
 from . import totals
+from .change_numbers import LOCK_SQL
 from .totals import QUARTER_SECONDS, upsert_sql
 
 INSERTED_COLUMNS = [column.name for column in TrackingNumber.__table__.columns if column.name != "id"]
@@ -36,10 +37,13 @@ NEW_PARCEL_TOTALS = {
 }
 
 
-# The bot's lock and next change number (change_numbers.py's, as a CTE), and whether it has an enabled endpoint.
-LOCKED = ("locked AS (UPDATE bots SET change_seq = change_seq + 1 WHERE id = :bot_id RETURNING change_seq, "
-          "EXISTS (SELECT FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) AS has_webhooks)")
+# The bot's lock and next change number, and whether it has an enabled endpoint: change_numbers.py's, as a CTE.
+LOCKED = f"locked AS ({LOCK_SQL})"
 RETURNED = TrackingNumber.__table__.columns
+# What a created row holds in a column its values leave out: the model's scalar default, else NULL where allowed.
+OMITTED_DEFAULTS = {column.name: column.default.arg if column.default is not None else None
+                    for column in RETURNED if column.name in INSERTED_COLUMNS and column.name != "change_seq"
+                    and ((column.default is not None and column.default.is_scalar) or column.nullable)}
 # An update's move of the status totals: the row as it was leaves its status, the row as it is joins its own.
 MOVED_STATUS_TOTALS = (
     "SELECT bot_id, status, sum(count), sum(weight), sum(cost) FROM ("
@@ -102,12 +106,13 @@ def _update_statement(names):
 
 
 def create_parcel(bot_id, values, source, api_key_id):
-    """Insert the parcel `values` (every column but id and change_seq) in the request's transaction; returns the new
-    TrackingNumber (not in the session: nothing is left for a flush to write) and whether the bot has an enabled
-    webhook endpoint. A duplicate number raises IntegrityError, as a flush would."""
-    row = db.session.execute(CREATE, {**values, "bot_id": bot_id, "source": source, "api_key_id": api_key_id,
-                                         "bucket_width": totals.ID_BUCKET_WIDTH,
-                                         "quarter_seconds": QUARTER_SECONDS}).one()
+    """Insert the parcel `values` (its columns but id and change_seq; those left out take OMITTED_DEFAULTS) in the
+    request's transaction; returns the new TrackingNumber (not in the session: nothing is left for a flush to
+    write) and whether the bot has an enabled webhook endpoint. A duplicate number raises IntegrityError, as a flush
+    would."""
+    row = db.session.execute(CREATE, {**OMITTED_DEFAULTS, **values, "bot_id": bot_id, "count": 1, "source": source,
+                                      "api_key_id": api_key_id, "bucket_width": totals.ID_BUCKET_WIDTH,
+                                      "quarter_seconds": QUARTER_SECONDS}).one()
     fields = row._asdict()
     has_webhooks = fields.pop("has_webhooks")
     return TrackingNumber(**fields), has_webhooks
@@ -119,8 +124,8 @@ def update_parcel(bot_id, tracking_id, fields, updated_at, source, api_key_id):
     previous value} of the fields given; None when the bot has no such parcel."""
     names = tuple(sorted(fields))
     row = db.session.execute(_update_statement(names), {
-        **fields, "bot_id": bot_id, "tracking_id": tracking_id, "updated_at": updated_at, "source": source,
-        "api_key_id": api_key_id}).one_or_none()
+        **fields, "bot_id": bot_id, "count": 1, "tracking_id": tracking_id, "updated_at": updated_at,
+        "source": source, "api_key_id": api_key_id}).one_or_none()
     if row is None:
         return None
     values = row._asdict()

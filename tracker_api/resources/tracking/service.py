@@ -204,8 +204,7 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     _derive_total_unless_given(fields)
     now = at or utcnow()
     if _on_postgresql():
-        return _create_in_one_statement(bot_id, {**CREATED_DEFAULTS, **fields, "created_at": now, "updated_at": now},
-                                        source, api_key_id)
+        return _create_in_one_statement(bot_id, {**fields, "created_at": now, "updated_at": now}, source, api_key_id)
     record = TrackingNumber(bot_id=bot_id, created_at=now, updated_at=now, **fields)
     record.history.append(_status_event(record, None, source, api_key_id))
     record.change_seq = next_change_seq(bot_id)
@@ -213,10 +212,6 @@ def create_tracking(bot_id, fields, *, source="api", api_key_id=None, at=None):
     flush_or_conflict(TrackingNumber.tracking_number, bot_id, fields["tracking_number"], TRACKING_NUMBER)
     db.session.commit()
     return record
-
-
-# A created row's value of a field nobody gave (the create schema fills in status and quantity from the body).
-CREATED_DEFAULTS = {"quantity": 1, **dict.fromkeys(("weight_kg", "price_per_kg_usd", "total_cost_usd", "note"))}
 
 
 def _create_in_one_statement(bot_id, values, source, api_key_id):
@@ -269,10 +264,11 @@ def _update_in_one_statement(bot_id, tracking_id, fields, updated_at, source, ap
     if updated is None:
         not_found(TRACKING_NUMBER, tracking_id)
     record, has_webhooks, previous = updated
-    change = outbox.change_event("tracking", {name: value for name, value in previous.items()
-                                              if getattr(record, name) != value})
-    if has_webhooks and change:
-        outbox.announce(db.session(), [(bot_id, change[0], record, record.change_seq, change[1])])
+    if has_webhooks:
+        change = outbox.change_event("tracking", {name: value for name, value in previous.items()
+                                                  if getattr(record, name) != value})
+        if change:
+            outbox.announce(db.session(), [(bot_id, change[0], record, record.change_seq, change[1])])
     db.session.commit()
     return record
 
