@@ -13,6 +13,7 @@ from sqlalchemy import event, text
 from conftest import dispose_app, in_app, make_app_like
 from tracker_api.access.key_cache import TOKEN_KEY
 from tracker_api.access.keys import revoke_key, set_rate_limit
+from tracker_api.access.security_events import block_key
 from tracker_api.access.shared_store import NAMESPACE, RedisStore
 from tracker_api.extensions import db
 from tracker_api.models import ApiKey, Bot
@@ -151,14 +152,18 @@ def test_a_change_by_hand_in_sql_is_seen_within_key_cache_seconds(app, redis_url
 
 def test_a_worker_that_lost_redis_trusts_nothing_it_cached_before(server, tenant, redis_url):
     """A revocation committed while Redis was down cannot replace the token: the worker that saw the outage
-    dropped its cache, so when Redis answers again it looks the key up afresh."""
+    dropped its cache, so when Redis answers again it looks the key up afresh. Redis fails for both of the worker's
+    clients, the shared store's and the rate limiter's (whose hit reads the token of a key cached in the worker)."""
     assert get_bot(server, tenant).status_code == 200
-    store = server.extensions["shared_store"]
-    working_client = store.client
-    store._client = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
-    assert get_bot(server, tenant).status_code == 200  # served without Redis, from the database
+    store, limits_storage = server.extensions["shared_store"], server.extensions["rate_limiter"].storage
+    working_clients = store.client, limits_storage.storage
+    store._client = limits_storage.storage = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2,
+                                                         socket_connect_timeout=0.2)
+    with key_lookups(server) as lookups:
+        assert get_bot(server, tenant).status_code == 200  # served without Redis, from the database
+    assert len(lookups) == 1
     sql(server, "UPDATE api_keys SET revoked_at = :at", at=utcnow())
-    store._client, store._down_until = working_client, 0.0
+    (store._client, limits_storage.storage), store._down_until = working_clients, 0.0
     assert get_bot(server, tenant).status_code == 401
 
 
@@ -188,3 +193,58 @@ def test_threads_racing_for_a_workers_first_redis_call_all_get_answers(redis_url
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: first_call(), range(8)))
         assert store.available and len({token for _, token in answers}) == 1, answers
+
+
+@contextmanager
+def redis_round_trips():
+    """The commands (or pipelines) this thread sends to Redis while the block runs: one entry per round trip."""
+    sent, send = [], redis.connection.AbstractConnection.send_packed_command
+    caller = threading.get_ident()
+
+    def counted(connection, command, check_health=True):
+        if threading.get_ident() == caller:  # not the usage flusher's thread
+            packets = command if isinstance(command, list) else [command]
+            sent.append(b"".join(packets).split(b"\r\n")[2].decode())
+        return send(connection, command, check_health)
+    redis.connection.AbstractConnection.send_packed_command = counted
+    try:
+        yield sent
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = send
+
+
+def test_a_key_cached_in_the_worker_costs_one_round_trip_to_redis(server, tenant):
+    """The rate limiter's hit reads the address's block and the key token too (access/rate_limits.py)."""
+    with redis_round_trips() as first:
+        assert get_bot(server, tenant).status_code == 200
+    assert len(first) >= 2  # the block and the token first, then the hit
+    with redis_round_trips() as cached, key_lookups(server) as lookups:
+        assert [get_bot(server, tenant).status_code for _ in range(3)] == [200] * 3
+    assert cached == ["EVALSHA"] * 3 and lookups == []
+
+
+def test_a_blocked_address_is_refused_with_a_cached_key_too(server, tenant):
+    address = {"REMOTE_ADDR": "203.0.113.77"}
+    http = server.test_client()
+    assert http.get(BOT_PATH.format(tenant.bot_id), headers=tenant.headers, environ_base=address).status_code == 200
+    server.extensions["shared_store"].add(block_key("203.0.113.77"), 600)
+    with redis_round_trips() as sent:
+        blocked = http.get(BOT_PATH.format(tenant.bot_id), headers=tenant.headers, environ_base=address)
+    assert sent[0] == "EVALSHA"  # read with the hit, not before it
+    assert blocked.status_code == 429 and blocked.get_json()["type"] == "/problems/address-blocked"
+    assert 590 < int(blocked.headers["Retry-After"]) <= 600 and "X-RateLimit-Limit" not in blocked.headers
+    assert get_bot(server, tenant).status_code == 200  # another address
+
+
+def test_a_key_change_while_cached_spends_the_budget_the_key_has_now(server, operator, tenant, redis_url):
+    """The token moved since the lookup was cached: the hit counts nothing, the key is looked up again, and the
+    budget it has now is spent, once."""
+    assert get_bot(server, tenant).headers["X-RateLimit-Remaining"] == "999"
+    in_app(operator, set_rate_limit, tenant.key_id, 7)
+    with redis_round_trips() as sent:
+        answer = get_bot(server, tenant)
+    assert (answer.headers["X-RateLimit-Limit"], answer.headers["X-RateLimit-Remaining"]) == ("7", "6")
+    assert sent[0] == "EVALSHA" and len(sent) == 2  # not counted, then counted in the new budget
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    counters = {name: client.get(name) for name in client.scan_iter("LIMITS:*")}
+    assert sorted(counters.values()) == ["1", "1"], counters  # the old budget's one request, the new one's

@@ -13,7 +13,7 @@ from .caller import current_caller
 from .key_cache import register_key_cache
 from .platform_tokens import authenticate_platform_request, document_platform_authentication
 from .rate_limits import identify_caller, install_rate_limiter
-from .security_events import refuse_blocked_address, watch_for_suspicious_activity
+from .security_events import refuse_blocked_address, refuse_blocked_address_after_hit, watch_for_suspicious_activity
 from .shared_store import register_shared_store
 from .usage import record_usage
 
@@ -42,7 +42,8 @@ def register_access(app, api, admin_api):
     Before the view: the clock starts; a blocked address is refused before any key lookup (the same Redis round trip
     reads the key cache's token); the presented key is looked up, once; Flask-Limiter spends the key's or the
     address's budget (before authentication, so that refused keys spend their address's budget too); then
-    authentication and bot scoping. After the view (Flask runs after-request hooks last-registered first): the
+    authentication and bot scoping. A key this worker has cached skips the first round trip: the limiter's hit reads
+    the block and the token, and the block is refused right after it. After the view (Flask runs after-request hooks last-registered first): the
     rate-limit headers, then usage and security events.
     """
     register_shared_store(app)
@@ -52,6 +53,7 @@ def register_access(app, api, admin_api):
     app.before_request(identify_caller)
     app.after_request(record_access)
     install_rate_limiter(app, api, admin_api)  # its before_request counts, its after_request writes the headers
+    app.before_request(refuse_blocked_address_after_hit)  # when the hit read the block (a key cached in this worker)
     app.before_request(authenticate_request)
     app.before_request(authenticate_platform_request)  # /api/admin/v1 only: platform tokens, never bot keys
     document_authentication(api)

@@ -35,14 +35,16 @@ def is_protected():
 
 
 def presented_key():
-    """The KeyCheck of this request's X-API-Key, looked up at most once per request (with the key token read with
-    the address's block, key_cache.py)."""
+    """The KeyCheck of this request's X-API-Key, looked up at most once per request: under the key token read with
+    the address's block (key_cache.py), or, until the rate limiter's hit has read it, under the one this worker
+    cached the key's lookup with (security_events.refuse_blocked_address)."""
     caller = current_caller()
     if caller.key_check is None:
         if "api_key" in request.args or API_KEY_HEADER in request.args:
             caller.key_check = KeyCheck(None, "key-in-url")
         else:
-            caller.key_check = check_key(request.headers.get(API_KEY_HEADER, ""), caller.cache_token)
+            token = caller.cache_token if caller.block_read else caller.tentative_token
+            caller.key_check = check_key(request.headers.get(API_KEY_HEADER, ""), token)
     return caller.key_check
 
 

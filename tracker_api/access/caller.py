@@ -20,7 +20,11 @@ if TYPE_CHECKING:  # types only: the modules that fill these import this one
 class Caller:
     started: float | None = None  # perf_counter() at the first access hook: the log's and the metrics' duration
     cache_token: str | None = None  # the shared key token read with the address's block (key_cache.py)
-    blocked_for: int | None = None  # seconds the address is still blocked, when it is (blocks.py)
+    blocked_for: int | None = None  # seconds the address is still blocked, when it is (security_events.py)
+    block_read: bool = False  # whether the block and the token were read (before the key lookup, or with the hit)
+    # The token under which this worker cached the presented key's lookup: used until the rate limiter's hit has
+    # read the shared one in the same round trip (security_events.py, rate_limits.py)
+    tentative_token: str | None = None
     key_check: KeyCheck | None = None  # the presented key's lookup, made at most once (authentication.py)
     key: KeyRecord | None = None  # the key, once authentication has let the request through
     rate_window: Window | None = None  # the tightest budget this request spent (rate_limits.py)

@@ -2,7 +2,9 @@
 revocation (or any other change to a key or its bot) still takes effect on the very next request in every worker.
 
 How the cache stays true: Redis holds one shared *key token*. Every request reads it in the round trip that already
-checks its address's block (audit.start_request), before its key is looked up. Every committed change to an API key,
+checks its address's block (security_events.refuse_blocked_address), before its key is looked up; or, for a key this
+worker has cached, in the rate limiter's hit, which counts nothing if the token is not the one the lookup was cached
+under: the key is then looked up again before anything else uses it (rate_limits.py). Every committed change to an API key,
 or to a bot's `is_active`, replaces the token after the commit (the session listener below). A cached lookup records
 the token it was made under and is used only while the token is unchanged, so once a revocation has committed and
 replaced the token, no worker serves the old verdict again. Expiry is judged afresh on every request.
@@ -44,6 +46,13 @@ class KeyLookupCache:
         if entry is None or entry[0] != token or time.monotonic() - entry[1] > self.max_age:
             return None
         return entry[2]
+
+    def token_of(self, key_hash):
+        """The token a lookup of this key was cached under, while it may be kept; None when there is none."""
+        entry = self._entries.get(key_hash)
+        if entry is None or time.monotonic() - entry[1] > self.max_age:
+            return None
+        return entry[0]
 
     def put(self, key_hash, token, record):
         with self._lock:

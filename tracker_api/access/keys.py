@@ -206,6 +206,14 @@ class KeyCheck:
         return cls(None if refusal else record, refusal, record.id, record.bot_id, record.last_used_at)
 
 
+def cached_token(plain_key):
+    """The key token under which this worker holds a lookup of `plain_key`, or None (never for an invented key: only
+    lookups that found a key are cached)."""
+    if not is_well_formed(plain_key):
+        return None
+    return key_lookup_cache().token_of(hash_key(plain_key, peppers()[0]))
+
+
 def check_key(plain_key, cache_token=None):
     """Look a plain key up: usable, or refused and why. Revocation takes effect on the very next request in every
     worker: the lookup is read from the database, or from this worker's cache while `cache_token` (the shared key

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from flask import current_app, request
 from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.errors import RateLimitExceeded
+from limits import parse
+from limits.storage import RedisClusterStorage, RedisStorage
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
 from ..web import problems
@@ -34,8 +36,10 @@ from ..web.i18n import gettext
 from ..web.proxy import client_address
 from .authentication import accepts_publishable_keys, is_protected, presented_key
 from .caller import current_caller
+from .key_cache import TOKEN_KEY
 from .platform_tokens import is_admin_request, presented_token
-from .shared_store import limiter_storage_options
+from .security_events import block_key
+from .shared_store import NAMESPACE, limiter_storage_options
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
@@ -72,12 +76,41 @@ class Window:
         return max(1, math.ceil(self.reset_at - time.time()))
 
 
+# The limits library's own increment (incr_expire.lua), after reading the address's block and the shared key token,
+# and only while the token is the one the presented key's lookup was cached under (KEYS: the counter, the block,
+# the token; ARGV: expiry, amount, the cached lookup's token). Returns {count, or -1 when not counted; the block's
+# TTL; the token}: one round trip where reading them first took two (security_events.refuse_blocked_address).
+HIT_SCRIPT = """
+local token = redis.call('get', KEYS[3])
+local blocked = redis.call('ttl', KEYS[2])
+if token ~= ARGV[3] then
+    return {-1, blocked, token}
+end
+local amount = tonumber(ARGV[2])
+local current = redis.call('incrby', KEYS[1], amount)
+if current == amount then
+    redis.call('expire', KEYS[1], ARGV[1])
+end
+return {current, blocked, token}
+"""
+
+
+def reads_block_and_token(storage):
+    """Whether hits in this storage can read the block and the token too: one Redis (or Sentinel's primary), where a
+    script may touch any key; not a cluster, whose keys live on different nodes, nor memory."""
+    return isinstance(storage, RedisStorage) and not isinstance(storage, RedisClusterStorage)
+
+
 class CountingFixedWindow(FixedWindowRateLimiter):
     """Flask-Limiter's fixed window, remembering the counter value this request's hit produced.
 
     Flask-Limiter's own headers re-read the counter after the hit, so under concurrency `Remaining` shows
     other requests' hits too (two responses saying 41, none saying 42); the value INCR returned is exact.
     A window's end never moves, so each process asks the storage for it once per window, not per request.
+
+    In Redis, a request whose key lookup came from this worker's cache reads its address's block and the shared key
+    token with the hit (HIT_SCRIPT). If the token moved since the lookup was cached, nothing is
+    counted: the key is looked up afresh, and the budget it now has (another key's, the address's) is spent.
     """
 
     FORGET_AFTER = 10_000  # remembered window ends before the expired ones are dropped
@@ -85,10 +118,21 @@ class CountingFixedWindow(FixedWindowRateLimiter):
     def __init__(self, storage):
         super().__init__(storage)
         self._window_ends = {}  # storage key -> Unix time its current window ends
+        self._reads_block_and_token = reads_block_and_token(storage)
+        if self._reads_block_and_token:
+            self._hit_script = storage.get_connection().register_script(HIT_SCRIPT)
 
     def hit(self, item, *identifiers, cost=1):
+        caller = current_caller()
+        count = None
+        if self._reads_block_and_token and caller.tentative_token is not None and not caller.block_read:
+            count = self._hit_with_block_and_token(item, identifiers, cost, caller)
+            if count is None:  # the token moved: the cached lookup may be stale
+                caller.key_check = None
+                item, identifiers = recounted(item, identifiers)
         key = item.key_for(*identifiers)
-        count = self.storage.incr(key, item.get_expiry(), amount=cost)
+        if count is None:
+            count = self.storage.incr(key, item.get_expiry(), amount=cost)
         now = time.time()
         reset_at = self._window_ends.get(key, 0.0)
         if count == cost:  # this hit opened the window, and its expiry with it
@@ -99,10 +143,33 @@ class CountingFixedWindow(FixedWindowRateLimiter):
             self._window_ends = {name: end for name, end in self._window_ends.items() if end > now}
         self._window_ends[key] = reset_at
         window = Window(item.amount, count, reset_at, POLICIES[str(identifiers[0]).split(":", 1)[0]])
-        caller = current_caller()
         if window.is_tighter_than(caller.rate_window):
             caller.rate_window = window
         return count <= item.amount
+
+    def _hit_with_block_and_token(self, item, identifiers, cost, caller):
+        """The hit, reading the block and the token into the Caller; None when not counted (the token moved)."""
+        keys = [self.storage.prefixed_key(item.key_for(*identifiers)), NAMESPACE + block_key(client_address()),
+                NAMESPACE + TOKEN_KEY]
+        count, blocked, token = self._hit_script(
+            keys=keys, args=[item.get_expiry(), cost, caller.tentative_token], client=self.storage.get_connection())
+        caller.blocked_for = None if blocked < 0 else max(1, blocked)
+        caller.cache_token = token.decode() if token is not None else None
+        caller.block_read = True
+        return count if count >= 0 else None
+
+
+def recounted(item, identifiers):
+    """The limit and identifiers of a hit, worked out again from the key's fresh lookup: the budget it spends
+    may now be another (a revoked key's requests spend their address's; a key's new limit applies at once)."""
+    whose = str(identifiers[0]).split(":", 1)[0]
+    if whose in ("key", "address"):
+        identity, budget = rate_limit_identity(), rate_limit_budget()
+    elif whose == "widget-key":
+        identity, budget = widget_key_identity(), widget_key_budget()
+    else:  # the visitor's address: the key plays no part
+        return item, identifiers
+    return parse(budget), (identity, *identifiers[1:])
 
 
 STRATEGIES.setdefault(STRATEGY, CountingFixedWindow)  # the registry Flask-Limiter picks strategies from
@@ -276,6 +343,7 @@ def install_rate_limiter(app, api, admin_api):
     limiter = build_limiter(app)
     limiter.init_app(app)
     app.extensions["rate_limiter"] = limiter
+    app.extensions["rate_limiter_reads_block"] = reads_block_and_token(limiter.storage)
     app.after_request(add_rate_limit_headers)
     app.register_error_handler(RateLimitExceeded, refuse_over_budget)
     for document in (api, admin_api):

@@ -23,9 +23,10 @@ from ..web import problems
 from ..web.errors import problem
 from ..web.i18n import gettext
 from ..web.proxy import client_address
-from .authentication import is_protected
+from .authentication import API_KEY_HEADER, is_protected
 from .caller import current_caller
 from .key_cache import TOKEN_KEY
+from .keys import cached_token
 from .shared_store import shared_store
 
 security_log = logging.getLogger("tracker_api.security")
@@ -37,27 +38,62 @@ HAMMERING_WINDOW_SECONDS = 600
 
 # --- address blocks -------------------------------------------------------------------------------
 
-def _block_key(address):
+def block_key(address):
+    """The shared store's name of an address's block."""
     return f"blocked:{address}"
 
 
-def refuse_blocked_address():
-    """Addresses blocked after a burst of invalid keys are refused before any key lookup. The same round trip to
-    Redis reads the key token that tells whether this worker's cached key lookups still hold (key_cache.py)."""
-    if not is_protected():
-        return None
-    caller = current_caller()
-    caller.blocked_for, caller.cache_token = shared_store().ttl_and_token(_block_key(client_address()), TOKEN_KEY)
+def read_block_and_token(caller):
+    """The address's block and the key token (key_cache.py), in one round trip to the shared store."""
+    caller.blocked_for, caller.cache_token = shared_store().ttl_and_token(block_key(client_address()), TOKEN_KEY)
+    caller.block_read = True
+
+
+def _refuse_if_blocked(caller):
     if caller.blocked_for is None:
         return None
+    caller.rate_window = None  # the block is the answer, not the budget (which no header then shows)
     return problem(problems.ADDRESS_BLOCKED, gettext(
         "Too many requests with invalid API keys came from this address: it is blocked for %(seconds)s more "
         "seconds.", seconds=caller.blocked_for), headers={"Retry-After": str(caller.blocked_for)})
 
 
+def refuse_blocked_address():
+    """Addresses blocked after a burst of invalid keys are refused before any key lookup: the first hook of an API
+    request. The same round trip reads the key token that tells whether this worker's cached key lookups still hold.
+
+    One exception saves a round trip on most requests: a key this worker has a cached lookup of (so no invented
+    one: those are never cached) is used under the token it was cached with, and the rate limiter's hit, which
+    counts in Redis anyway, reads the block and the shared token in the same round trip (rate_limits.py); the
+    block is then refused by refuse_blocked_address_after_hit."""
+    if not is_protected():
+        return None
+    caller = current_caller()
+    if current_app.extensions["rate_limiter_reads_block"]:
+        caller.tentative_token = cached_token(request.headers.get(API_KEY_HEADER, ""))
+        if caller.tentative_token is not None:
+            return None
+    read_block_and_token(caller)
+    return _refuse_if_blocked(caller)
+
+
+def refuse_blocked_address_after_hit():
+    """After the rate limiter, for a request whose block and token were left to its hit: read them here if the hit
+    did not (Flask-Limiter counting in memory while Redis fails), look the key up again if the token moved since
+    it was cached, and refuse a blocked address."""
+    caller = current_caller()
+    if caller.tentative_token is None:
+        return None
+    if not caller.block_read:
+        read_block_and_token(caller)
+    if caller.cache_token != caller.tentative_token:
+        caller.key_check = None  # authentication looks it up afresh (presented_key)
+    return _refuse_if_blocked(caller)
+
+
 def unblock_address(address):
     """Lift an address's block now; True if it was blocked."""
-    return shared_store().delete(_block_key(address))
+    return shared_store().delete(block_key(address))
 
 
 def _count_invalid_key(address):
@@ -65,7 +101,7 @@ def _count_invalid_key(address):
     store = shared_store()
     count = store.increment(f"bad-keys:{address}", BURST_WINDOW_SECONDS)
     minutes = config["ADDRESS_BLOCK_MINUTES"]
-    if count >= config["INVALID_KEY_BURST"] and store.add(_block_key(address), minutes * 60):
+    if count >= config["INVALID_KEY_BURST"] and store.add(block_key(address), minutes * 60):
         record_security_event("invalid-key-burst", f"{count} requests with invalid API keys within a minute; "
                                                    f"address blocked for {minutes} minutes.")
 
