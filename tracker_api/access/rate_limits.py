@@ -109,8 +109,8 @@ class CountingFixedWindow(FixedWindowRateLimiter):
     A window's end never moves, so each process asks the storage for it once per window, not per request.
 
     In Redis, a request whose key lookup came from this worker's cache reads its address's block and the shared key
-    token with the hit (HIT_SCRIPT). If the token moved since the lookup was cached, nothing is
-    counted: the key is looked up afresh, and the budget it now has (another key's, the address's) is spent.
+    token with the hit (HIT_SCRIPT). If the token moved since the lookup was cached, nothing is counted: the key is
+    looked up afresh, and the budget it now has (another key's, the address's) is spent.
     """
 
     FORGET_AFTER = 10_000  # remembered window ends before the expired ones are dropped
