@@ -43,8 +43,8 @@ def register_access(app, api, admin_api):
     reads the key cache's token); the presented key is looked up, once; Flask-Limiter spends the key's or the
     address's budget (before authentication, so that refused keys spend their address's budget too); then
     authentication and bot scoping. A key this worker has cached skips the first round trip: the limiter's hit reads
-    the block and the token, and the block is refused right after it. After the view (Flask runs after-request hooks last-registered first): the
-    rate-limit headers, then usage and security events.
+    the block and the token, and the block is refused right after it. After the view (Flask runs after-request hooks
+    last-registered first): the rate-limit headers, then usage and security events.
     """
     register_shared_store(app)
     register_key_cache(app)

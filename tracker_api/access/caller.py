@@ -32,6 +32,14 @@ class Caller:
     platform_token_id: int | None = None  # the admin API's caller (platform_tokens.py)
     platform_token_check: tuple | None = None  # (the usable PlatformToken or None,), once looked up
 
+    def note_block_and_token(self, blocked_for, token):
+        """The address's block and the shared key token, as just read (before the key lookup, or with the rate
+        limiter's hit). A lookup made under another token, the one the key was cached with, is dropped: the key is
+        looked up again under this one (authentication.presented_key)."""
+        self.blocked_for, self.cache_token, self.block_read = blocked_for, token, True
+        if self.tentative_token is not None and token != self.tentative_token:
+            self.key_check = None
+
     @property
     def refusal(self):
         """Why the request was turned away before its view ran, or None: the log's and the metrics' verdict."""

@@ -4,10 +4,10 @@ revocation (or any other change to a key or its bot) still takes effect on the v
 How the cache stays true: Redis holds one shared *key token*. Every request reads it in the round trip that already
 checks its address's block (security_events.refuse_blocked_address), before its key is looked up; or, for a key this
 worker has cached, in the rate limiter's hit, which counts nothing if the token is not the one the lookup was cached
-under: the key is then looked up again before anything else uses it (rate_limits.py). Every committed change to an API key,
-or to a bot's `is_active`, replaces the token after the commit (the session listener below). A cached lookup records
-the token it was made under and is used only while the token is unchanged, so once a revocation has committed and
-replaced the token, no worker serves the old verdict again. Expiry is judged afresh on every request.
+under: the key is then looked up again before anything else uses it (rate_limits.py). Every committed change to an
+API key, or to a bot's `is_active`, replaces the token after the commit (the session listener below). A cached
+lookup records the token it was made under and is used only while the token is unchanged, so once a revocation has
+committed and replaced the token, no worker serves the old verdict again. Expiry is judged afresh on every request.
 
 Without a token nothing is served from the cache: Redis is not configured (`make run`'s memory store cannot see what
 another process, such as `flask keys revoke`, changed), or it did not answer (the worker then empties its cache:

@@ -127,8 +127,7 @@ class CountingFixedWindow(FixedWindowRateLimiter):
         count = None
         if self._reads_block_and_token and caller.tentative_token is not None and not caller.block_read:
             count = self._hit_with_block_and_token(item, identifiers, cost, caller)
-            if count is None:  # the token moved: the cached lookup may be stale
-                caller.key_check = None
+            if count is None:  # the token moved: the key is looked up again, and may spend another budget
                 item, identifiers = recounted(item, identifiers)
         key = item.key_for(*identifiers)
         if count is None:
@@ -153,9 +152,7 @@ class CountingFixedWindow(FixedWindowRateLimiter):
                 NAMESPACE + TOKEN_KEY]
         count, blocked, token = self._hit_script(
             keys=keys, args=[item.get_expiry(), cost, caller.tentative_token], client=self.storage.get_connection())
-        caller.blocked_for = None if blocked < 0 else max(1, blocked)
-        caller.cache_token = token.decode() if token is not None else None
-        caller.block_read = True
+        caller.note_block_and_token(None if blocked < 0 else max(1, blocked), token.decode() if token else None)
         return count if count >= 0 else None
 
 

@@ -45,8 +45,7 @@ def block_key(address):
 
 def read_block_and_token(caller):
     """The address's block and the key token (key_cache.py), in one round trip to the shared store."""
-    caller.blocked_for, caller.cache_token = shared_store().ttl_and_token(block_key(client_address()), TOKEN_KEY)
-    caller.block_read = True
+    caller.note_block_and_token(*shared_store().ttl_and_token(block_key(client_address()), TOKEN_KEY))
 
 
 def _refuse_if_blocked(caller):
@@ -79,15 +78,12 @@ def refuse_blocked_address():
 
 def refuse_blocked_address_after_hit():
     """After the rate limiter, for a request whose block and token were left to its hit: read them here if the hit
-    did not (Flask-Limiter counting in memory while Redis fails), look the key up again if the token moved since
-    it was cached, and refuse a blocked address."""
+    did not (Flask-Limiter counting in memory while Redis fails), and refuse a blocked address."""
     caller = current_caller()
     if caller.tentative_token is None:
         return None
     if not caller.block_read:
         read_block_and_token(caller)
-    if caller.cache_token != caller.tentative_token:
-        caller.key_check = None  # authentication looks it up afresh (presented_key)
     return _refuse_if_blocked(caller)
 
 
