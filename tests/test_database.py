@@ -62,3 +62,37 @@ def test_prepared_statements_are_planned_for_their_own_parameters(postgresql_onl
     with postgresql_only_app.app_context():
         with db.engine.connect() as connection:
             assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+
+
+def test_the_one_statement_writes_keep_one_generic_plan_while_the_lists_are_planned_for_their_bot(
+        postgresql_only_app):
+    """Planning a one-statement write cost PostgreSQL about as much as running it: its transaction switches to
+    generic plans (database.plan_once_where_asked), which the statement keeps once psycopg has prepared it (after
+    five executions). A list page on the same connection is still planned for its own parameters at every
+    execution. One pooled connection, so that every request's prepared statements are on it."""
+    app = make_app_like(postgresql_only_app, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
+    try:
+        tenant = make_tenant(app, BOT)
+        client = app.test_client()
+        for number in range(8):
+            created = client.post(f"/api/v1/tracking/{BOT}", headers=tenant.headers,
+                                  json={"tracking_number": f"PLAN{number}", "client_code": "C1"})
+            assert created.status_code == 201, created.json
+            updated = client.put(f"/api/v1/tracking/{BOT}/{created.json['id']}", headers=tenant.headers,
+                                 json={"status": "in_transit"})
+            assert updated.status_code == 200, updated.json
+            assert client.get(f"/api/v1/tracking/{BOT}", headers=tenant.headers).status_code == 200
+        with app.app_context():
+            plans = db.session.execute(text("SELECT statement, generic_plans, custom_plans "
+                                            "FROM pg_prepared_statements")).all()
+            assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+    finally:
+        dispose_app(app)
+    writes = {"create": [plan for plan in plans if "INSERT INTO tracking_numbers" in plan.statement],
+              "update": [plan for plan in plans if "UPDATE tracking_numbers" in plan.statement]}
+    lists = [plan for plan in plans if plan.statement.startswith("SELECT") and "ORDER BY tracking_numbers.id DESC"
+             in plan.statement]
+    for name, prepared in writes.items():
+        assert len(prepared) == 1, (name, plans)
+        assert prepared[0].generic_plans >= 1 and prepared[0].custom_plans == 0, (name, prepared)
+    assert lists and all(plan.custom_plans >= 1 and plan.generic_plans == 0 for plan in lists), lists

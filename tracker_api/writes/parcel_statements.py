@@ -18,6 +18,7 @@ import functools
 
 from sqlalchemy import Boolean, column, text
 
+from ..database import PLAN_ONCE
 from ..extensions import db
 from ..models import StatusEvent, TrackingCreatedQuarter, TrackingIdBucket, TrackingNumber, TrackingStatusTotal
 from . import totals
@@ -60,7 +61,7 @@ def _with_parcel(parts, sources=("parcel", "locked"), selected=()):
     """WITH `parts`, returning from `sources` the parcel's columns, whether the bot has webhooks, and `selected`."""
     columns = ", ".join((*(f"parcel.{column.name}" for column in RETURNED), "locked.has_webhooks", *selected))
     sql = f"WITH {', '.join(parts)} SELECT {columns} FROM {', '.join(sources)}"  # nosec B608: our names
-    return text(sql).columns(*RETURNED, column("has_webhooks", Boolean))
+    return text(sql).columns(*RETURNED, column("has_webhooks", Boolean)).execution_options(**{PLAN_ONCE: True})
 
 
 def _create_statement():
