@@ -66,10 +66,9 @@ def test_prepared_statements_are_planned_for_their_own_parameters(postgresql_onl
 
 def test_the_one_statement_writes_keep_one_generic_plan_while_the_lists_are_planned_for_their_bot(
         postgresql_only_app):
-    """Planning a one-statement write cost PostgreSQL about as much as running it: its transaction switches to
-    generic plans (database.plan_once_where_asked), which the statement keeps once psycopg has prepared it (after
-    five executions). A list page on the same connection is still planned for its own parameters at every
-    execution. One pooled connection, so that every request's prepared statements are on it."""
+    """database.plan_once_where_asked: the writes keep the generic plan made once psycopg has prepared them (after
+    five executions); a list page on the same connection is planned for its own parameters at every execution.
+    One pooled connection, so that every request's prepared statements are on it."""
     app = make_app_like(postgresql_only_app, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
     try:
         tenant = make_tenant(app, BOT)

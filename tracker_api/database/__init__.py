@@ -44,11 +44,11 @@ def register_database(app):
     db.init_app(app)
     if url.get_backend_name() == "postgresql":
         with app.app_context():
-            for engine in db.engines.values():
-                if app.config.get("DATABASE_PGBOUNCER"):
+            if app.config.get("DATABASE_PGBOUNCER"):
+                for engine in db.engines.values():
                     settings_per_transaction(engine, app.config)
-                else:
-                    plan_once_where_asked(engine)
+            else:
+                plan_once_where_asked(db.engine)  # the primary's: the replicas are never written to
     # Teardowns run last-registered first: this one before Flask-SQLAlchemy's own session removal.
     app.teardown_appcontext(end_session)
     app.register_error_handler(OperationalError, handle_database_unavailable)

@@ -14,9 +14,8 @@ caller announces the change to webhooks when the bot has an enabled endpoint, an
 Idempotency-Key. SQLite (one writer at a time anyway) and the writes these statements do not cover (an update
 with If-Match, or of the number, client, weight or price: see UPDATABLE) keep the ORM path.
 
-Both statements run under a generic plan, made once per connection (the execution option PLAN_ONCE,
-database.plan_once_where_asked): planned again at every execution, as the lists need, they cost PostgreSQL nearly
-as much planning as running.
+Both statements run under a generic plan, made once per connection: the execution option PLAN_ONCE (why:
+database.plan_once_where_asked).
 """
 import functools
 
