@@ -52,21 +52,31 @@ def own_time_by_package(profiler):
 
 
 def record_round_trips(app, one_request):
-    """The round trips of one request to PostgreSQL (statements, and the BEGIN and COMMIT that SQLAlchemy sends
-    implicitly or explicitly) and to Redis (one packet: a command or a pipeline), in order."""
+    """The round trips of one request to PostgreSQL (statements, and the BEGIN and COMMIT or ROLLBACK around those
+    not run in autocommit) and to Redis (one packet: a command or a pipeline), in order."""
     import redis.connection
+    from psycopg.pq import TransactionStatus
     from sqlalchemy import event
 
     from tracker_api.extensions import db
     trips = []
 
     def statement(conn, cursor, sql, parameters, context, executemany):
+        psycopg_connection = conn.connection.driver_connection
+        if not psycopg_connection.autocommit and psycopg_connection.info.transaction_status == TransactionStatus.IDLE:
+            trips.append("postgres: BEGIN")  # psycopg opens the transaction before the first statement
         trips.append("postgres: " + " ".join(sql.split())[:110])
+
+    def ends(word):
+        """COMMIT or ROLLBACK, sent only by a connection in a transaction (not in autocommit)."""
+        def transaction_ends(conn):
+            if not conn.connection.driver_connection.autocommit:
+                trips.append(f"postgres: {word}")
+        return transaction_ends
 
     with app.app_context():
         engine = db.engine
-    hooks = {"before_cursor_execute": statement, "commit": lambda conn: trips.append("postgres: COMMIT"),
-             "rollback": lambda conn: trips.append("postgres: ROLLBACK")}
+    hooks = {"before_cursor_execute": statement, "commit": ends("COMMIT"), "rollback": ends("ROLLBACK")}
     for name, hook in hooks.items():
         event.listen(engine, name, hook)
     send = redis.connection.AbstractConnection.send_packed_command
