@@ -19,6 +19,7 @@ from tracker_api.models import Client
 from tracker_api.resources.bots.service import create_bot
 from tracker_api.resources.tracking.service import create_tracking
 from tracker_api.writes import totals
+from tracker_api.writes.parcel_statements import BOTS_WITH_WEBHOOKS
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("idempotency_records", "deleted_records", "status_events", "tracking_numbers", "clients", "api_keys",
@@ -80,6 +81,7 @@ def wipe(app):
             for table in TABLES:
                 db.session.execute(text(f"DELETE FROM {table}"))
         db.session.commit()
+    app.extensions.pop(BOTS_WITH_WEBHOOKS, None)  # what the app learnt about the bots it no longer has
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,9 +1,9 @@
 """Database plumbing (tracker_api/database/__init__.py) on PostgreSQL: reads run without a transaction, writes inside one, and a
 pooled connection the server has closed is never handed to a request."""
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from conftest import dispose_app, make_app_like, make_tenant
+from conftest import dispose_app, make_app_like, make_tenant, make_webhook
 from tracker_api.extensions import db
 
 BOT = 123
@@ -23,6 +23,15 @@ def watched_app(postgresql_only_app):
     dispose_app(app)
 
 
+@pytest.fixture
+def deployed_app(postgresql_only_app, redis_url):
+    """The app with Redis, as deployed: a worker caches a key's lookup (access/key_cache.py), so a request of a
+    key it knows reads nothing before its view."""
+    app = make_app_like(postgresql_only_app, REDIS_URL=redis_url)
+    yield app
+    dispose_app(app)
+
+
 def test_a_read_runs_its_statements_without_begin_or_rollback(watched_app):
     tenant = make_tenant(watched_app, BOT)
     response = watched_app.test_client().get(f"/api/v1/tracking/{BOT}", headers=tenant.headers)
@@ -32,11 +41,84 @@ def test_a_read_runs_its_statements_without_begin_or_rollback(watched_app):
 
 def test_a_write_runs_in_one_transaction(watched_app):
     tenant = make_tenant(watched_app, BOT)
-    response = watched_app.test_client().post(f"/api/v1/tracking/{BOT}", headers=tenant.headers,
-                                              json={"tracking_number": "TX1", "client_code": "C1"})
+    response = watched_app.test_client().post(f"/api/v1/clients/{BOT}", headers=tenant.headers,
+                                              json={"client_code": "C1", "name": "Aigerim"})
     assert response.status_code == 201, response.json
     autocommit, _ = watched_app.extensions["seen"]
     assert autocommit is False
+
+
+def executed_statements(app, request):
+    """[(whether the connection was in autocommit, the statement)] of what `request()` sent PostgreSQL."""
+    seen = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        seen.append((conn.connection.driver_connection.autocommit, " ".join(statement.split())))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        request()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_parcel_write_of_a_bot_without_webhooks_is_one_statement_committed_alone(deployed_app):
+    """parcel_statements.py: a create and a status update of a bot with no enabled webhook endpoint are one statement
+    in autocommit, with no BEGIN or COMMIT round trip; what it wrote is all there for others to read."""
+    tenant = make_tenant(deployed_app, BOT)
+    client = deployed_app.test_client()
+    assert client.get(f"/api/v1/bots/{BOT}", headers=tenant.headers).status_code == 200  # the key's lookup cached
+    answers = []
+    created = executed_statements(deployed_app, lambda: answers.append(client.post(
+        f"/api/v1/tracking/{BOT}", headers=tenant.headers, json={"tracking_number": "ALONE1", "client_code": "C1"})))
+    assert answers[0].status_code == 201, answers[0].json
+    parcel = answers[0].json["id"]
+    updated = executed_statements(deployed_app, lambda: answers.append(client.put(
+        f"/api/v1/tracking/{BOT}/{parcel}", headers=tenant.headers, json={"status": "delivered"})))
+    assert answers[1].status_code == 200, answers[1].json
+    for statements in (created, updated):
+        assert len(statements) == 1, statements
+        autocommit, statement = statements[0]
+        assert autocommit is True and statement.startswith("WITH locked AS (UPDATE bots"), statements
+    with deployed_app.app_context(), db.engine.connect() as other:  # another connection sees every part committed
+        history = other.execute(text("SELECT previous_status, status FROM status_events WHERE tracking_id = :id "
+                                     "ORDER BY id"), {"id": parcel}).all()
+        assert [tuple(row) for row in history] == [(None, "pending"), ("pending", "delivered")]
+        assert other.execute(text("SELECT change_seq FROM bots WHERE id = :bot"), {"bot": BOT}).scalar() == 2
+        totals = dict(other.execute(text("SELECT status, count FROM tracking_status_totals WHERE bot_id = :bot "
+                                         "AND count <> 0"), {"bot": BOT}).all())
+        assert totals == {"delivered": 1}
+
+
+def test_a_bot_whose_endpoint_appears_after_its_last_write_still_gets_the_event(deployed_app):
+    """The worker's hint says the bot had no endpoint; the statement that would commit alone finds one and writes
+    nothing, and the write is made again in a transaction, with its webhook event; the next one starts there."""
+    tenant = make_tenant(deployed_app, BOT)
+    client = deployed_app.test_client()
+    assert client.get(f"/api/v1/bots/{BOT}", headers=tenant.headers).status_code == 200  # the key's lookup cached
+    first = client.post(f"/api/v1/tracking/{BOT}", headers=tenant.headers,
+                        json={"tracking_number": "HOOK1", "client_code": "C1"})
+    assert first.status_code == 201, first.json
+    make_webhook(deployed_app, BOT)
+    answers = []
+    statements = executed_statements(deployed_app, lambda: answers.append(client.put(
+        f"/api/v1/tracking/{BOT}/{first.json['id']}", headers=tenant.headers, json={"status": "in_transit"})))
+    assert answers[0].status_code == 200, answers[0].json
+    assert [autocommit for autocommit, _ in statements][:2] == [True, False], statements
+    assert "NOT EXISTS" in statements[0][1] and "NOT EXISTS" not in statements[1][1]
+    with deployed_app.app_context():
+        events = db.session.execute(text("SELECT type FROM webhook_events WHERE bot_id = :bot"),
+                                    {"bot": BOT}).scalars().all()
+        assert events == ["tracking.status_changed"]
+        assert db.session.execute(text("SELECT count(*) FROM status_events WHERE tracking_id = :id"),
+                                  {"id": first.json["id"]}).scalar() == 2  # written once, not twice
+    then = executed_statements(deployed_app, lambda: answers.append(client.post(
+        f"/api/v1/tracking/{BOT}", headers=tenant.headers, json={"tracking_number": "HOOK2", "client_code": "C1"})))
+    assert answers[1].status_code == 201, answers[1].json
+    assert then[0][0] is False and "NOT EXISTS" not in then[0][1], then
 
 
 def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_at_checkout(postgresql_only_app):
@@ -64,14 +146,19 @@ def test_prepared_statements_are_planned_for_their_own_parameters(postgresql_onl
             assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
 
 
+@pytest.mark.parametrize("with_webhook", [False, True], ids=["committed alone", "in a transaction"])
 def test_the_one_statement_writes_keep_one_generic_plan_while_the_lists_are_planned_for_their_bot(
-        postgresql_only_app):
+        postgresql_only_app, redis_url, with_webhook):
     """database.plan_once_where_asked: the writes keep the generic plan made once psycopg has prepared them (after
-    five executions); a list page on the same connection is planned for its own parameters at every execution.
-    One pooled connection, so that every request's prepared statements are on it."""
-    app = make_app_like(postgresql_only_app, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
+    five executions), whether they commit alone (a bot without a webhook endpoint: the setting and the statement in
+    one pipeline) or in a transaction (a bot with one); a list page on the same connection is planned for its own
+    parameters at every execution. One pooled connection, so that every request's prepared statements are on it."""
+    app = make_app_like(postgresql_only_app, REDIS_URL=redis_url,
+                        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
     try:
         tenant = make_tenant(app, BOT)
+        if with_webhook:
+            make_webhook(app, BOT)
         client = app.test_client()
         for number in range(8):
             created = client.post(f"/api/v1/tracking/{BOT}", headers=tenant.headers,
@@ -94,4 +181,5 @@ def test_the_one_statement_writes_keep_one_generic_plan_while_the_lists_are_plan
     for name, prepared in writes.items():
         assert len(prepared) == 1, (name, plans)
         assert prepared[0].generic_plans >= 1 and prepared[0].custom_plans == 0, (name, prepared)
+        assert ("NOT EXISTS" in prepared[0].statement) is not with_webhook, prepared  # the statement committed alone
     assert lists and all(plan.custom_plans >= 1 and plan.generic_plans == 0 for plan in lists), lists

@@ -338,10 +338,14 @@ def test_a_create_is_one_statement_on_postgresql(pg_app):
 
 def test_a_create_for_a_bot_with_a_webhook_endpoint_writes_its_event_in_the_same_transaction(pg_app):
     """The statement says the bot has an endpoint: its subscribers are looked up, the event and its delivery
-    written before the commit."""
+    written before the commit. The bot's first write in this process tries to commit alone, finds the endpoint and
+    writes nothing (parcel_statements.py); its next writes go straight to the transaction."""
     make_webhook(pg_app, BOT)
-    sent = statements_of(pg_app, create_tracking, BOT, SAMPLE_TRACKING)
+    first = statements_of(pg_app, create_tracking, BOT, SAMPLE_TRACKING)
+    assert len(first) == 1 + 1 + 3 and "NOT EXISTS" in first[0] and "NOT EXISTS" not in first[1], first
+    sent = statements_of(pg_app, create_tracking, BOT, {**SAMPLE_TRACKING, "tracking_number": "NEXT123456"})
     assert len(sent) == 1 + 3, sent
+    assert "NOT EXISTS" not in sent[0], sent
     assert "webhook_endpoints" in sent[1] and "webhook_events" in sent[2] and "webhook_deliveries" in sent[3], sent
 
 

@@ -99,14 +99,22 @@ def plan_once_where_asked(engine):
     every statement planned (postgresql_session_options says why the lists need that). Why: planning a
     one-statement write cost PostgreSQL nearly as much as running it (0.27 ms against 0.36 for a status update;
     bench/README.md). The setting is the transaction's (set_config's `true`): the lists of the next request are
-    planned for their own bot again. Not behind PgBouncer, where no statement is prepared, so none keeps a plan."""
+    planned for their own bot again. On a connection in autocommit (a write that commits alone,
+    writes/parcel_statements.py) the setting and the statement go in one psycopg pipeline, one round trip ending
+    in one Sync: PostgreSQL runs what comes before a Sync as one implicit transaction, so the setting holds for the
+    statement and ends with its commit. Not behind PgBouncer, where no statement is prepared, so none keeps a plan."""
 
     @event.listens_for(engine, "do_execute")
     def _execute_under_generic_plan(cursor, statement, parameters, context):
         if not context.execution_options.get(PLAN_ONCE):
             return None  # SQLAlchemy executes it as usual
-        cursor.execute(GENERIC_PLANS_IN_THIS_TRANSACTION)
-        cursor.execute(statement, parameters)
+        if cursor.connection.autocommit:
+            with cursor.connection.pipeline():
+                cursor.execute(GENERIC_PLANS_IN_THIS_TRANSACTION)
+                cursor.execute(statement, parameters)
+        else:
+            cursor.execute(GENERIC_PLANS_IN_THIS_TRANSACTION)
+            cursor.execute(statement, parameters)
         return True
 
 

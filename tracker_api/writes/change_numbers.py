@@ -27,6 +27,11 @@ RESTORED = "restored_records"  # the session.info key of is_restored()
 LOCK_SQL = ("UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id RETURNING change_seq, "
             "EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) AS has_webhooks")
 _LOCK = text(LOCK_SQL)
+# The same lock taken only by a bot without an enabled webhook endpoint (no row otherwise): the one-statement writes
+# that commit alone write nothing for a bot whose change must be announced in their transaction (parcel_statements.py).
+LOCK_UNLESS_WEBHOOKS_SQL = ("UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id AND NOT EXISTS "
+                            "(SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) "
+                            "RETURNING change_seq, false AS has_webhooks")
 
 
 def next_change_seq(bot_id):
