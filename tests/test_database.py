@@ -93,6 +93,31 @@ def test_a_parcel_write_of_a_bot_without_webhooks_is_one_statement_committed_alo
         assert totals == {"delivered": 1}
 
 
+def test_a_write_committed_alone_answers_its_conflicts_and_misses_as_in_a_transaction(deployed_app):
+    """A duplicate number fails the statement in its pipeline: the 409 names the parcel that has it, and nothing of
+    the failed create stays (its change number, history and totals were one statement). A missing parcel's update
+    writes nothing alone, is looked for in a transaction, and is a 404."""
+    tenant = make_tenant(deployed_app, BOT)
+    client = deployed_app.test_client()
+    assert client.get(f"/api/v1/bots/{BOT}", headers=tenant.headers).status_code == 200  # the key's lookup cached
+    body = {"tracking_number": "TWICE1", "client_code": "C1"}
+    first = client.post(f"/api/v1/tracking/{BOT}", headers=tenant.headers, json=body)
+    assert first.status_code == 201, first.json
+    answers = []
+    statements = executed_statements(deployed_app, lambda: answers.append(client.post(
+        f"/api/v1/tracking/{BOT}", headers=tenant.headers, json=body)))
+    assert answers[0].status_code == 409 and answers[0].json["existing_id"] == first.json["id"], answers[0].json
+    assert statements[0][0] is True and "NOT EXISTS" in statements[0][1], statements  # it was tried alone
+    missing = client.put(f"/api/v1/tracking/{BOT}/{first.json['id'] + 1000}", headers=tenant.headers,
+                         json={"status": "delivered"})
+    assert missing.status_code == 404, missing.json
+    with deployed_app.app_context():
+        counts = db.session.execute(text(
+            "SELECT (SELECT change_seq FROM bots WHERE id = :bot), (SELECT count(*) FROM status_events), "
+            "(SELECT sum(count) FROM tracking_status_totals WHERE bot_id = :bot)"), {"bot": BOT}).one()
+    assert tuple(counts) == (1, 1, 1)  # the first create's alone
+
+
 def test_a_bot_whose_endpoint_appears_after_its_last_write_still_gets_the_event(deployed_app):
     """The worker's hint says the bot had no endpoint; the statement that would commit alone finds one and writes
     nothing, and the write is made again in a transaction, with its webhook event; the next one starts there."""

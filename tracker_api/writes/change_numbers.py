@@ -27,11 +27,16 @@ RESTORED = "restored_records"  # the session.info key of is_restored()
 LOCK_SQL = ("UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id RETURNING change_seq, "
             "EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) AS has_webhooks")
 _LOCK = text(LOCK_SQL)
-# The same lock taken only by a bot without an enabled webhook endpoint (no row otherwise): the one-statement writes
-# that commit alone write nothing for a bot whose change must be announced in their transaction (parcel_statements.py).
-LOCK_UNLESS_WEBHOOKS_SQL = ("UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id AND NOT EXISTS "
-                            "(SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) "
-                            "RETURNING change_seq, false AS has_webhooks")
+# For the one-statement writes that commit alone (parcel_statements.py): they write nothing for a bot whose change
+# must be announced in their transaction, so their lock is taken only by a bot without an enabled webhook endpoint.
+NO_ENABLED_WEBHOOK = "NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled)"
+
+
+def conditional_lock_sql(condition):
+    """LOCK_SQL taken only where `condition` (our own SQL, its values bound) holds: no row, and no number used,
+    otherwise."""
+    return (f"UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id AND {condition} "  # nosec B608: ours
+            "RETURNING change_seq, false AS has_webhooks")
 
 
 def next_change_seq(bot_id):

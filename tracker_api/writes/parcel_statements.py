@@ -19,12 +19,13 @@ no Idempotency-Key, commits alone: the statement runs in autocommit, one round t
 plan's setting, the statement and COMMIT took four. Nothing waits to join its transaction: it already writes
 everything the change needs. Above all the bot's lock is released by PostgreSQL as the statement commits, no
 longer held over a round trip to the worker and back for the COMMIT, so one bot's writes queue for less time.
-Its lock is taken only if the bot has no enabled endpoint at that moment (change_numbers.LOCK_UNLESS_WEBHOOKS_SQL);
+Its lock is taken only if the bot has no enabled endpoint at that moment (and, for an update, has the parcel);
 when it has one, the statement writes nothing and the write runs again in a transaction, with its webhook event,
 and the bot's next writes in this process go there directly (BOTS_WITH_WEBHOOKS). Measured (bench/README.md,
 2026-12-04): 32 connections on one bot, three alternations, creates 220/239/216 -> 266/333/288 req/s, status
 updates 189/211/227 -> 252/317/296. Not behind PgBouncer, where every transaction sets the session's options first
-(database.settings_per_transaction).
+(database.settings_per_transaction). An update of a parcel that a write holding the bot's lock deletes meanwhile
+can use a change number for nothing: a gap in the numbers, never one out of order.
 
 Both statements run under a generic plan, made once per connection, alone or in a transaction: the execution
 option PLAN_ONCE (why and how: database.plan_once_where_asked).
@@ -38,7 +39,7 @@ from ..database import PLAN_ONCE
 from ..extensions import db
 from ..models import StatusEvent, TrackingCreatedQuarter, TrackingIdBucket, TrackingNumber, TrackingStatusTotal
 from . import totals
-from .change_numbers import LOCK_SQL, LOCK_UNLESS_WEBHOOKS_SQL
+from .change_numbers import LOCK_SQL, NO_ENABLED_WEBHOOK, conditional_lock_sql
 from .idempotency import claim_in
 from .totals import QUARTER_SECONDS, upsert_sql
 
@@ -56,9 +57,12 @@ NEW_PARCEL_TOTALS = {
 
 
 # The bot's lock and next change number, and whether it has an enabled endpoint: change_numbers.py's, as a CTE; and
-# the lock of a write that commits alone, taken only by a bot without an enabled endpoint.
+# the locks of the writes that commit alone, taken only by a bot without an enabled endpoint (and that has the
+# parcel, for an update: a missing one's update then uses no change number).
 LOCKED = f"locked AS ({LOCK_SQL})"
-LOCKED_UNLESS_WEBHOOKS = f"locked AS ({LOCK_UNLESS_WEBHOOKS_SQL})"
+LOCKED_UNLESS_WEBHOOKS = f"locked AS ({conditional_lock_sql(NO_ENABLED_WEBHOOK)})"
+PARCEL_EXISTS = "EXISTS (SELECT 1 FROM tracking_numbers WHERE id = :tracking_id AND bot_id = :bot_id)"
+LOCKED_UNLESS_WEBHOOKS_OR_MISSING = f"locked AS ({conditional_lock_sql(f'{NO_ENABLED_WEBHOOK} AND {PARCEL_EXISTS}')})"
 # app.extensions' set of the bots whose last write in this process found an enabled webhook endpoint: their writes
 # go straight to a transaction. A hint only: the statement that commits alone checks for endpoints itself.
 BOTS_WITH_WEBHOOKS = "bots_with_webhooks"
@@ -102,7 +106,7 @@ def _create_statement(locked):
     return _with_parcel(parts)
 
 
-CREATE = {locked: _create_statement(locked) for locked in (LOCKED, LOCKED_UNLESS_WEBHOOKS)}
+CREATE, CREATE_ALONE = _create_statement(LOCKED), _create_statement(LOCKED_UNLESS_WEBHOOKS)
 
 
 @functools.cache
@@ -136,17 +140,18 @@ def _commits_alone(session, bot_id):
             and bot_id not in current_app.extensions.get(BOTS_WITH_WEBHOOKS, ()))
 
 
-def _write(statements, bot_id, parameters):
-    """The row `statements(lock)` returns: committed alone when it may be, else (or when the bot turned out to have
-    an enabled webhook endpoint) in the request's transaction, which the caller commits."""
+def _write(in_transaction, alone, bot_id, parameters):
+    """The row the write returns: `alone` committed alone when it may be, else (or when it wrote nothing: the bot
+    has an enabled webhook endpoint, or no such parcel) `in_transaction`, in the request's transaction, which the
+    caller commits."""
     session = db.session()
     if _commits_alone(session, bot_id):
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        row = session.execute(statements(LOCKED_UNLESS_WEBHOOKS), parameters).one_or_none()
+        row = session.execute(alone, parameters).one_or_none()
         if row is not None:
             return row
         session.rollback()  # gives the connection back: the next statement begins a transaction
-    row = session.execute(statements(LOCKED), parameters).one_or_none()
+    row = session.execute(in_transaction, parameters).one_or_none()
     if row is not None:
         with_webhooks = current_app.extensions.setdefault(BOTS_WITH_WEBHOOKS, set())
         (with_webhooks.add if row.has_webhooks else with_webhooks.discard)(bot_id)
@@ -158,7 +163,7 @@ def create_parcel(bot_id, values, source, api_key_id):
     committed alone or in the request's transaction (_write); returns the new TrackingNumber (not in the session:
     nothing is left for a flush to write) and whether the bot has an enabled webhook endpoint. A duplicate number
     raises IntegrityError, as a flush would."""
-    row = _write(CREATE.get, bot_id, {
+    row = _write(CREATE, CREATE_ALONE, bot_id, {
         **OMITTED_DEFAULTS, **values, "bot_id": bot_id, "count": 1, "source": source, "api_key_id": api_key_id,
         "bucket_width": totals.ID_BUCKET_WIDTH, "quarter_seconds": QUARTER_SECONDS})
     fields = row._asdict()
@@ -171,7 +176,8 @@ def update_parcel(bot_id, tracking_id, fields, updated_at, source, api_key_id):
     (_write); returns the parcel as it is now (a TrackingNumber outside the session), whether the bot has an enabled
     webhook endpoint, and {field: its previous value} of the fields given; None when the bot has no such parcel."""
     names = tuple(sorted(fields))
-    row = _write(functools.partial(_update_statement, names), bot_id, {
+    alone = _update_statement(names, LOCKED_UNLESS_WEBHOOKS_OR_MISSING)
+    row = _write(_update_statement(names, LOCKED), alone, bot_id, {
         **fields, "bot_id": bot_id, "count": 1, "tracking_id": tracking_id, "updated_at": updated_at,
         "source": source, "api_key_id": api_key_id})
     if row is None:
