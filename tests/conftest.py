@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from config import TestConfig, normalize_database_url
 from tracker_api import create_app
@@ -118,6 +118,23 @@ def in_app(app, function, *args, **kwargs):
     """Run a function inside an app context and return what it returns (no context leaks into requests)."""
     with app.app_context():
         return function(*args, **kwargs)
+
+
+def executed_statements(app, action):
+    """[(whether the connection was in autocommit, the SQL)] of each statement `action()` sends, each a round trip
+    on PostgreSQL."""
+    seen = []
+
+    def note(connection, cursor, statement, *_):
+        seen.append((getattr(connection.connection.driver_connection, "autocommit", None), statement))
+
+    engine = in_app(app, lambda: db.engine)
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return seen
 
 
 def make_tenant(app, bot_id, name="Cargo Co", username="@cargo_bot", **bot_fields):

@@ -1,9 +1,9 @@
 """Database plumbing (tracker_api/database/__init__.py) on PostgreSQL: reads run without a transaction, writes inside one, and a
 pooled connection the server has closed is never handed to a request."""
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from conftest import dispose_app, make_app_like, make_tenant, make_webhook
+from conftest import dispose_app, executed_statements, make_app_like, make_tenant, make_webhook
 from tracker_api.extensions import db
 
 BOT = 123
@@ -46,23 +46,6 @@ def test_a_write_runs_in_one_transaction(watched_app):
     assert response.status_code == 201, response.json
     autocommit, _ = watched_app.extensions["seen"]
     assert autocommit is False
-
-
-def executed_statements(app, request):
-    """[(whether the connection was in autocommit, the statement)] of what `request()` sent PostgreSQL."""
-    seen = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        seen.append((conn.connection.driver_connection.autocommit, " ".join(statement.split())))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        request()
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-    return seen
 
 
 def test_a_parcel_write_of_a_bot_without_webhooks_is_one_statement_committed_alone(deployed_app):

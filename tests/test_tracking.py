@@ -9,9 +9,8 @@ from decimal import Decimal
 
 import marshmallow as ma
 import pytest
-from sqlalchemy import event
 
-from conftest import SAMPLE_TRACKING, in_app, make_tenant, make_tracking, make_webhook
+from conftest import SAMPLE_TRACKING, executed_statements, in_app, make_tenant, make_tracking, make_webhook
 from tracker_api.access.keys import issue_key
 from tracker_api.extensions import db
 from tracker_api.models import ApiKey, StatusEvent, TrackingNumber
@@ -313,19 +312,7 @@ def pg_app(postgresql_only_app):
 
 def statements_of(app, function, *args):
     """The SQL statements `function(*args)` sends, each a round trip on PostgreSQL."""
-    sent = []
-
-    def note(connection, cursor, statement, *_):
-        sent.append(statement)
-
-    def run():
-        event.listen(db.engine, "before_cursor_execute", note)
-        try:
-            function(*args)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", note)
-    in_app(app, run)
-    return sent
+    return [statement for _, statement in executed_statements(app, lambda: in_app(app, function, *args))]
 
 
 def test_a_create_is_one_statement_on_postgresql(pg_app):

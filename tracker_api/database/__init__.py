@@ -3,6 +3,7 @@ PostgreSQL connections, the one place where a failed request's transaction is ro
 cannot answer turned into a 503."""
 import logging
 import select
+from contextlib import nullcontext
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import event, text
@@ -108,11 +109,8 @@ def plan_once_where_asked(engine):
     def _execute_under_generic_plan(cursor, statement, parameters, context):
         if not context.execution_options.get(PLAN_ONCE):
             return None  # SQLAlchemy executes it as usual
-        if cursor.connection.autocommit:
-            with cursor.connection.pipeline():
-                cursor.execute(GENERIC_PLANS_IN_THIS_TRANSACTION)
-                cursor.execute(statement, parameters)
-        else:
+        connection = cursor.connection
+        with connection.pipeline() if connection.autocommit else nullcontext():
             cursor.execute(GENERIC_PLANS_IN_THIS_TRANSACTION)
             cursor.execute(statement, parameters)
         return True
@@ -214,13 +212,21 @@ def _check_pooled_postgresql_connection(dbapi_connection, connection_record, con
 READ_ONLY_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+def autocommit_if_possible(session):
+    """Run the session's statements in autocommit, and say whether it does: only before its first statement takes
+    its connection, and on PostgreSQL (SQLite's round trips are in-process), not behind PgBouncer (there each
+    transaction carries the session's settings: settings_per_transaction)."""
+    if (session.in_transaction() or current_app.config.get("DATABASE_PGBOUNCER")
+            or session.get_bind().dialect.name != "postgresql"):
+        return False
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _read_without_a_transaction(execute_state):
     """A request that only reads runs its statements in autocommit: no BEGIN and ROLLBACK round trips around them.
-    Nothing is lost: under READ COMMITTED every statement already saw its own snapshot, transaction or not. Runs
-    before the session's first statement takes its connection; PostgreSQL only (SQLite's reads are in-process). Not
-    behind PgBouncer: there a read needs its transaction for the settings (settings_per_transaction)."""
+    Nothing is lost: under READ COMMITTED every statement already saw its own snapshot, transaction or not."""
     session = execute_state.session
-    if (not session.in_transaction() and has_request_context() and request.method in READ_ONLY_METHODS
-            and session.get_bind().dialect.name == "postgresql" and not current_app.config.get("DATABASE_PGBOUNCER")):
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if not session.in_transaction() and has_request_context() and request.method in READ_ONLY_METHODS:
+        autocommit_if_possible(session)

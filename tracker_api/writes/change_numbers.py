@@ -24,19 +24,18 @@ RESTORED = "restored_records"  # the session.info key of is_restored()
 # The lock: the bot's counter moved on by :count, and whether the bot has an enabled webhook endpoint. One text for
 # next_change_seqs and for the one-statement writes, which run it as their first part (parcel_statements.py). Built
 # once: building it and its cache key anew took a write longer than PostgreSQL takes to run it.
-LOCK_SQL = ("UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id RETURNING change_seq, "
-            "EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled) AS has_webhooks")
+_BUMP = "UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id"
+WEBHOOK_ENABLED = "EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled)"
+LOCK_SQL = f"{_BUMP} RETURNING change_seq, {WEBHOOK_ENABLED} AS has_webhooks"
 _LOCK = text(LOCK_SQL)
-# For the one-statement writes that commit alone (parcel_statements.py): they write nothing for a bot whose change
-# must be announced in their transaction, so their lock is taken only by a bot without an enabled webhook endpoint.
-NO_ENABLED_WEBHOOK = "NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE bot_id = :bot_id AND enabled)"
 
 
 def conditional_lock_sql(condition):
     """LOCK_SQL taken only where `condition` (our own SQL, its values bound) holds: no row, and no number used,
-    otherwise."""
-    return (f"UPDATE bots SET change_seq = change_seq + :count WHERE id = :bot_id AND {condition} "  # nosec B608: ours
-            "RETURNING change_seq, false AS has_webhooks")
+    otherwise. For the one-statement writes that commit alone (parcel_statements.py): they write nothing for a bot
+    whose change must be announced in their transaction, so their lock is taken only by a bot without an enabled
+    webhook endpoint (`NOT WEBHOOK_ENABLED`)."""
+    return f"{_BUMP} AND {condition} RETURNING change_seq, false AS has_webhooks"  # nosec B608: ours
 
 
 def next_change_seq(bot_id):

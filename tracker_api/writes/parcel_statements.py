@@ -35,11 +35,11 @@ import functools
 from flask import current_app
 from sqlalchemy import Boolean, column, text
 
-from ..database import PLAN_ONCE
+from ..database import PLAN_ONCE, autocommit_if_possible
 from ..extensions import db
 from ..models import StatusEvent, TrackingCreatedQuarter, TrackingIdBucket, TrackingNumber, TrackingStatusTotal
 from . import totals
-from .change_numbers import LOCK_SQL, NO_ENABLED_WEBHOOK, conditional_lock_sql
+from .change_numbers import LOCK_SQL, WEBHOOK_ENABLED, conditional_lock_sql
 from .idempotency import claim_in
 from .totals import QUARTER_SECONDS, upsert_sql
 
@@ -60,9 +60,9 @@ NEW_PARCEL_TOTALS = {
 # the locks of the writes that commit alone, taken only by a bot without an enabled endpoint (and that has the
 # parcel, for an update: a missing one's update then uses no change number).
 LOCKED = f"locked AS ({LOCK_SQL})"
-LOCKED_UNLESS_WEBHOOKS = f"locked AS ({conditional_lock_sql(NO_ENABLED_WEBHOOK)})"
+LOCKED_UNLESS_WEBHOOKS = f"locked AS ({conditional_lock_sql(f'NOT {WEBHOOK_ENABLED}')})"
 PARCEL_EXISTS = "EXISTS (SELECT 1 FROM tracking_numbers WHERE id = :tracking_id AND bot_id = :bot_id)"
-LOCKED_UNLESS_WEBHOOKS_OR_MISSING = f"locked AS ({conditional_lock_sql(f'{NO_ENABLED_WEBHOOK} AND {PARCEL_EXISTS}')})"
+LOCKED_UNLESS_WEBHOOKS_OR_MISSING = f"locked AS ({conditional_lock_sql(f'NOT {WEBHOOK_ENABLED} AND {PARCEL_EXISTS}')})"
 # app.extensions' set of the bots whose last write in this process found an enabled webhook endpoint: their writes
 # go straight to a transaction. A hint only: the statement that commits alone checks for endpoints itself.
 BOTS_WITH_WEBHOOKS = "bots_with_webhooks"
@@ -113,8 +113,8 @@ CREATE, CREATE_ALONE = _create_statement(LOCKED), _create_statement(LOCKED_UNLES
 def _update_statement(names, locked):
     """The update of the fields `names` (a sorted tuple, a subset of UPDATABLE), built once per set of names and
     lock: the bot's lock first, then the parcel locked as it is (previous), changed, its history row if the status
-    changed, and the status totals moved. Under READ COMMITTED the parcel locked after waiting for the bot's lock is its
-    newest version, so the previous status is the one the write before this one left."""
+    changed, and the status totals moved. Under READ COMMITTED the parcel locked after waiting for the bot's lock is
+    its newest version, so the previous status is the one the write before this one left."""
     assignments = "".join(f"{name} = :{name}, " for name in names)
     parts = [
         locked,
@@ -132,21 +132,15 @@ def _update_statement(names, locked):
     return _with_parcel(parts, ("parcel", "locked", "previous"), previous)
 
 
-def _commits_alone(session, bot_id):
-    """Whether a write may commit alone (the module's doc): nothing of the request is in a transaction yet, no
-    Idempotency-Key claim waits to be marked with it, and the bot had no enabled webhook endpoint at its last write."""
-    return (not session.in_transaction() and claim_in(session) is None
-            and not current_app.config.get("DATABASE_PGBOUNCER")
-            and bot_id not in current_app.extensions.get(BOTS_WITH_WEBHOOKS, ()))
-
-
 def _write(in_transaction, alone, bot_id, parameters):
     """The row the write returns: `alone` committed alone when it may be, else (or when it wrote nothing: the bot
     has an enabled webhook endpoint, or no such parcel) `in_transaction`, in the request's transaction, which the
     caller commits."""
     session = db.session()
-    if _commits_alone(session, bot_id):
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # Alone (the module's doc): no Idempotency-Key claim waits to be marked with the write, the bot had no enabled
+    # webhook endpoint at its last write, and nothing of the request is in a transaction yet.
+    if (claim_in(session) is None and bot_id not in current_app.extensions.get(BOTS_WITH_WEBHOOKS, ())
+            and autocommit_if_possible(session)):
         row = session.execute(alone, parameters).one_or_none()
         if row is not None:
             return row
