@@ -1,15 +1,25 @@
 """Where one request's time goes: N requests of one scenario in-process, under cProfile, on the bench data.
 
     .venv/bin/python bench/profile_request.py PATH [--requests 300] [--method GET] [--top 30] [--json BODY]
+    .venv/bin/python bench/profile_request.py PATH --round-trips      # one request's round trips, in order
+    .venv/bin/python bench/profile_request.py PATH --cpu-by-part      # CPU of each hook, the view, the rest
+    .venv/bin/python bench/profile_request.py /sm/item/50/ID --floor --cpu-by-part  # the same, stack_floor_app.py
 
 PATH is an API path on the `make bench` database (e.g. /api/v1/tracking/50?page=1&page_size=50); the app runs
 in production mode with Redis, rate limiting and the request log on, as under gunicorn (the log goes to
 /dev/null). Prints the mean wall time per request, then the functions with the most cumulative and own time.
 Not a benchmark: cProfile slows Python down by a factor, so read the shares, not the milliseconds.
+
+--cpu-by-part measures without a profiler: the thread CPU each before-request hook, the view, each after-request
+hook and each teardown takes, per request, and the whole request's (the rest is Flask, werkzeug and the test
+client). With --floor the app is bench/stack_floor_app.py (its key registered in Redis as bench/run.py does), so
+that the API's parts can be read against what the fixed stack alone costs in the same sitting.
 """
 import argparse
+import collections
 import contextlib
 import cProfile
+import functools
 import io
 import itertools
 import os
@@ -35,6 +45,54 @@ def build_app(args):
         _, plain_key = issue_key(int(args.path.split("/")[4].split("?")[0]), "profile",
                                  rate_limit_per_minute=1_000_000)
     return app, plain_key
+
+
+def build_floor_app(args):
+    """bench/stack_floor_app.py on the bench database, with a key it accepts (as bench/run.py registers keys)."""
+    import redis
+    sys.path[:0] = [str(BENCH)]
+    import stack_floor_app
+    plain_key = "profile-floor-key"
+    redis.Redis.from_url(args.redis_url).hset(stack_floor_app.KEYS_HASH, stack_floor_app.key_hash(plain_key), 50)
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{args.database}"
+    return stack_floor_app.create_app(dsn, args.redis_url), plain_key
+
+
+def cpu_by_part(app, one_request, requests):
+    """Per request, the thread CPU (µs) of each hook, the view and each teardown, and of the whole request."""
+    spent = collections.Counter()
+
+    def timed(name, function):
+        @functools.wraps(function)
+        def measured(*args, **kwargs):
+            started = time.thread_time_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.thread_time_ns() - started
+        return measured
+
+    def name_of(function):
+        function = getattr(function, "func", function)  # a functools.partial (Flask-Limiter's hook) by its function
+        return f"{function.__module__.rsplit('.', 1)[-1]}.{function.__qualname__.rsplit('.', 1)[-1]}"
+
+    for stage, hooks in (("before", app.before_request_funcs), ("after", app.after_request_funcs),
+                         ("teardown", app.teardown_request_funcs)):
+        for functions in hooks.values():
+            functions[:] = [timed(f"{stage}: {name_of(function)}", function) for function in functions]
+    app.teardown_appcontext_funcs[:] = [timed(f"teardown: {name_of(function)}", function)
+                                        for function in app.teardown_appcontext_funcs]
+    app.view_functions.update({endpoint: timed("the view", view) for endpoint, view in app.view_functions.items()})
+    started = time.thread_time_ns()
+    for _ in range(requests):
+        one_request()
+    whole = time.thread_time_ns() - started
+    rows = [(name, nanoseconds / requests / 1000) for name, nanoseconds in spent.items()]
+    parts = sum(microseconds for _, microseconds in rows)
+    rows.sort(key=lambda row: -row[1])
+    rows += [("the rest: Flask, werkzeug, the test client", whole / requests / 1000 - parts),
+             ("the whole request", whole / requests / 1000)]
+    return rows
 
 
 def own_time_by_package(profiler):
@@ -107,10 +165,15 @@ def main():
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--round-trips", action="store_true", help="instead of profiling: list one request's round "
                                                                    "trips to PostgreSQL and Redis, in order")
+    parser.add_argument("--cpu-by-part", action="store_true", help="instead of profiling: the thread CPU of each hook, "
+                                                                   "the view and the whole request, per request")
+    parser.add_argument("--floor", action="store_true", help="bench/stack_floor_app.py instead of the API")
     parser.add_argument("--database", default="tracker_api_bench_big")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
     args = parser.parse_args()
-    app, key = build_app(args)
+    if args.floor and args.round_trips:
+        parser.error("--round-trips follows the API's own engine: not with --floor")
+    app, key = build_floor_app(args) if args.floor else build_app(args)
     from tracker_api.models.tracking import STATUSES  # after build_app: importing the app reads the environment
     client = app.test_client()
     headers = {"X-API-Key": key}
@@ -133,6 +196,12 @@ def main():
     if args.round_trips:
         print(f"{args.method} {args.path}: {len(trips)} round trips")
         print("\n".join(trips))
+        return
+    if args.cpu_by_part:
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+            rows = cpu_by_part(app, one_request, args.requests)
+        print(f"{args.method} {args.path}: thread CPU per request, {args.requests} requests, µs")
+        print("\n".join(f"{microseconds:8.0f}  {name}" for name, microseconds in rows))
         return
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
         started = time.perf_counter()
