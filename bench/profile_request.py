@@ -47,12 +47,19 @@ def build_app(args):
     return app, plain_key
 
 
+@contextlib.contextmanager
+def request_log_discarded():
+    """The JSON request log (stdout) to /dev/null while requests run: its formatting and write are still counted."""
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+        yield
+
+
 def build_floor_app(args):
     """bench/stack_floor_app.py on the bench database, with a key it accepts (as bench/run.py registers keys)."""
     import redis
     sys.path[:0] = [str(BENCH)]
     import stack_floor_app
-    plain_key = "profile-floor-key"
+    plain_key = "profile-floor-key"  # registered as run.py does (hash -> a bot id, which the floor does not read)
     redis.Redis.from_url(args.redis_url).hset(stack_floor_app.KEYS_HASH, stack_floor_app.key_hash(plain_key), 50)
     dsn = f"postgresql://postgres@127.0.0.1:5432/{args.database}"
     return stack_floor_app.create_app(dsn, args.redis_url), plain_key
@@ -188,7 +195,7 @@ def main():
         if answer.status_code >= 400:
             raise SystemExit(f"{args.path} answered {answer.status_code}: {answer.get_data(as_text=True)[:300]}")
 
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # the JSON request log
+    with request_log_discarded():
         for _ in range(20):
             one_request()
         if args.round_trips:
@@ -198,12 +205,12 @@ def main():
         print("\n".join(trips))
         return
     if args.cpu_by_part:
-        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+        with request_log_discarded():
             rows = cpu_by_part(app, one_request, args.requests)
         print(f"{args.method} {args.path}: thread CPU per request, {args.requests} requests, µs")
         print("\n".join(f"{microseconds:8.0f}  {name}" for name, microseconds in rows))
         return
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+    with request_log_discarded():
         started = time.perf_counter()
         for _ in range(args.requests):
             one_request()
