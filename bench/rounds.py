@@ -18,6 +18,11 @@ class System:
 
 SYSTEMS = (System(API, "this API"), System("fastapi", "FastAPI"), System("drf", "DRF"),
            System("smorest", "flask-smorest (docs' way)"))
+# Not a peer: bench/stack_floor_app.py's /sm, the fixed stack with one budget, a key read from Redis and one select
+# through marshmallow, and nothing else. It runs get by id beside the others, so that the table shows in the same
+# rounds how far above the fastest peer any app built on this stack can get.
+FLOOR = System("floor", "the fixed stack's floor (`/sm`)")
+FLOOR_KEYS = ("get",)
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def summarise(runs):
 
 def fastest_peer(systems, measure="rps"):
     """(name, figures) of the best peer: the most req/s, or (for "p50_ms") the lowest p50."""
-    peers = [(name, figures) for name, figures in systems.items() if name != API]
+    peers = [(name, figures) for name, figures in systems.items() if name not in (API, FLOOR.name)]
     if not peers:
         return None, None
     pick = max if measure == "rps" else min
@@ -103,6 +108,7 @@ class Verdict:
     tail: float  # the API's p99 ÷ p50
     tail_met: bool
     clean: bool  # no system answered anything but 2xx in any round
+    floor_ratio: float | None = None  # the fixed stack's floor's req/s ÷ the fastest peer's, where it ran
 
 
 def verdict(scenario, summary):
@@ -120,7 +126,10 @@ def verdict(scenario, summary):
         measured = api["rps"] / own["rps"] if own and own["rps"] else float("nan")
     tail = api["p99_ms"] / api["p50_ms"] if api["p50_ms"] else float("inf")
     clean = not any(figures["errors"] for figures in systems.values())
-    return Verdict(ratio, fastest, measured, measured >= scenario.at_least, tail, tail <= TAIL_LIMIT, clean)
+    floor = systems.get(FLOOR.name)
+    floor_ratio = floor["rps"] / best["rps"] if floor and best["rps"] else None
+    return Verdict(ratio, fastest, measured, measured >= scenario.at_least, tail, tail <= TAIL_LIMIT, clean,
+                   floor_ratio)
 
 
 def sequential_verdict(key, summary):
@@ -146,7 +155,7 @@ def markdown_table(header, rows):
 
 
 def titles(names):
-    by_name = {system.name: system.title for system in SYSTEMS}
+    by_name = {system.name: system.title for system in (*SYSTEMS, FLOOR)}
     return [by_name.get(name, name) for name in names]
 
 
@@ -203,15 +212,21 @@ def verdict_line(scenario, summary, sequential):
         if result is None:
             return ""
         ratio, fastest, met = result
-        clean = not any(figures["errors"] for figures in summary[scenario.key].values())
+        systems = summary[scenario.key]
+        clean = not any(figures["errors"] for figures in systems.values())
+        floor = systems.get(FLOOR.name)
+        floor_text = "" if floor is None else (
+            f"; the fixed stack's floor p50 ÷ the lowest peer p50: {floor['p50_ms'] / systems[fastest]['p50_ms']:.2f}")
         return (f"API p50 ÷ the lowest peer p50 ({titles([fastest])[0]}): {ratio:.2f}; target ≤ 1.0, met: "
-                f"{yes_no(met, clean)}")
+                f"{yes_no(met, clean)}{floor_text}")
     result = verdict(scenario, summary)
     if result is None:
         return ""
+    floor = "" if result.floor_ratio is None else (
+        f"; the fixed stack's floor ÷ fastest peer: {result.floor_ratio:.2f}, the most an app on this stack reaches")
     return (f"API ÷ fastest peer ({titles([result.fastest])[0]}): {result.ratio:.2f}; target "
             f"{scenario.target_text()}: {result.measured:.2f}, met: {yes_no(result.met, result.clean)}; "
-            f"API p99 ÷ p50 {result.tail:.1f} (≤ {TAIL_LIMIT}): {yes_no(result.tail_met, result.clean)}")
+            f"API p99 ÷ p50 {result.tail:.1f} (≤ {TAIL_LIMIT}): {yes_no(result.tail_met, result.clean)}{floor}")
 
 
 def sequential_table(summary, names):
@@ -236,7 +251,7 @@ def sequential_table(summary, names):
     return markdown_table(header, rows)
 
 
-def estimated_seconds(rounds, scenarios, systems, warmup, duration, sequential):
-    """How long the rounds take, start-ups aside: every system, scenario and round runs a warm-up, the measured
-    run and the single-connection run."""
-    return rounds * scenarios * systems * (warmup + duration + sequential)
+def estimated_seconds(rounds, runs_per_round, warmup, duration, sequential):
+    """How long the rounds take, start-ups aside: every run of every round (a system in a scenario) is a warm-up,
+    the measured run and the single-connection run."""
+    return rounds * runs_per_round * (warmup + duration + sequential)

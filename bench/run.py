@@ -453,13 +453,16 @@ def run_compared(contestants, args):
     for contestant in contestants:
         with contestant.serve() as url:
             for key in keys:
-                check_compared(url, contestant.scenarios[key])
-    minutes = rounds.estimated_seconds(args.rounds, len(keys), len(contestants), args.warmup, args.duration,
+                if key in contestant.scenarios:
+                    check_compared(url, contestant.scenarios[key])
+    runs = [(round_index, key, name) for round_index, key, name in rounds.schedule(list(by_name), keys, args.rounds)
+            if key in by_name[name].scenarios]  # the stack's floor runs get by id only
+    minutes = rounds.estimated_seconds(args.rounds, len(runs) // args.rounds, args.warmup, args.duration,
                                        args.sequential) / 60
     print(f"comparison: {len(contestants)} systems, {len(keys)} scenarios, {args.rounds} rounds: about "
-          f"{minutes:.0f} min and the peers' start-ups", file=sys.stderr)
+          f"{minutes:.0f} min and the servers' start-ups", file=sys.stderr)
     loaded, sequential = {}, {}
-    for round_index, key, name in rounds.schedule(list(by_name), keys, args.rounds):
+    for round_index, key, name in runs:
         figures, one = run_once(by_name[name], key, round_index, args)
         loaded.setdefault((key, name), []).append(figures)
         if one:
@@ -467,7 +470,7 @@ def run_compared(contestants, args):
     return {"loaded": loaded, "sequential": sequential, "names": list(by_name)}
 
 
-def measure_compared(app, bots, keys, peer_setup, directory, args):
+def measure_compared(app, bots, keys, peer_setup, directory, args, database_url):
     """The API (running all along) and the peers (each started for its runs), in rounds."""
     workers, threads = gunicorn_workers(), gunicorn_threads()
     run_id = datetime.now().strftime("%Y%m%d%H%M%S")
@@ -493,7 +496,31 @@ def measure_compared(app, bots, keys, peer_setup, directory, args):
         contestants.append(Contestant(peer.name, compared_scenarios(
             peer.name, bot_ids, peer_setup["keys"], peer_setup["ids"], client_code, directory, run_id),
             serving(peer)))
+    if any(key in compared_keys(args) for key in rounds.FLOOR_KEYS):
+        contestants.append(floor_contestant(contestants[0].scenarios, bot_ids["small"], keys["small"], directory,
+                                            database_url, args))
     return run_compared(contestants, args)
+
+
+def floor_contestant(api_scenarios, bot_id, key, directory, database_url, args):
+    """bench/stack_floor_app.py's /sm in the comparison: get by id of the API's own rows, with the API's key (registered
+    where the floor reads keys), started for each run as a peer is."""
+    stack_floor_app.register_key(key, bot_id, args.redis_url)
+    scenarios = {}
+    for compared_key in rounds.FLOOR_KEYS:
+        api = api_scenarios[compared_key]
+        scenarios[compared_key] = replace(api, env={**api.env, "BENCH_PREFIX": f"/sm/item/{bot_id}/"})
+
+    @contextlib.contextmanager
+    def serve():
+        server = FloorServer(directory, gunicorn_workers(), STACK_FLOOR_APP,
+                             {"STACK_FLOOR_DSN": database_url, "REDIS_URL": args.redis_url}, "stack_floor_compared")
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+    return Contestant(rounds.FLOOR.name, scenarios, serve)
 
 
 def prepare_peers(args, bots):
@@ -528,7 +555,9 @@ def comparison_text(comparison, args, context):
         f"({context['threads']} gthread threads), DRF and flask-smorest {context['threads']} gthread threads each, "
         f"FastAPI its uvicorn worker (async); the peers from {args.peers_dir} in {args.peers_venv}, rate limit "
         f"{peers.RATE_LIMIT:,}/min, counters in {args.peer_redis_url}. The API runs all along; each peer is "
-        f"started for its runs and stopped after them ({context['connections']}).",
+        f"started for its runs and stopped after them ({context['connections']}). Get by id also runs on "
+        f"bench/stack_floor_app.py's /sm (the fixed stack's floor, not a peer: one budget, the key read from Redis, "
+        f"one select through marshmallow) on the API's database, started for its runs as a peer is.",
         f"- data: {context['peer_data']}: the same counts as the API's. Lists and get by id read bot "
         f"{bots['small'].bot_id} (small) and bot {bots['big'].bot_id} (big); creates and status updates write to "
         f"bot {bots['write'].bot_id} (another small bot), so that every round reads the same rows. Writes undone "
@@ -695,7 +724,7 @@ def compared_chosen(args):
     return not args.no_peers and bool(compared_keys(args))
 
 
-def compare_with_peers(app, bots, keys, peer_setup, directory, args, sampler):
+def compare_with_peers(app, bots, keys, peer_setup, directory, args, sampler, database_url):
     """The comparison (none without `peer_setup`), and the peers' database clock before it, for undoing its
     writes."""
     if not peer_setup:
@@ -707,7 +736,8 @@ def compare_with_peers(app, bots, keys, peer_setup, directory, args, sampler):
     peer_setup["connections"] = f"{in_use} of PostgreSQL's {most} connections in use as it began"
     if most - in_use < 2 * args.connections:  # a peer under load may open one per wrk connection, and idle pools
         print(f"warning: {peer_setup['connections']}: a peer under load may run out", file=sys.stderr)
-    comparison = measure_compared(app, bots | {"write": peer_setup["write_facts"]}, keys, peer_setup, directory, args)
+    comparison = measure_compared(app, bots | {"write": peer_setup["write_facts"]}, keys, peer_setup, directory, args,
+                                  database_url)
     sampler.sample("comparison end")
     return comparison, since
 
@@ -723,7 +753,8 @@ def measure_everything(app, floor, bots, keys, directory, args, database_url, pe
     results = run_scenarios(app, reads, args)
     with psycopg.connect(database_url, autocommit=True) as conn:
         writes_since = bigdata.database_now(conn)
-    comparison, peer_writes_since = compare_with_peers(app, bots, keys, peer_setup, directory, args, sampler)
+    comparison, peer_writes_since = compare_with_peers(app, bots, keys, peer_setup, directory, args, sampler,
+                                                       database_url)
     run_id = datetime.now().strftime("%Y%m%d%H%M%S")
     writes = [s for label, facts in bots.items() for s in write_scenarios(label, facts, keys[label], directory, run_id)
               if chosen(s, args)]

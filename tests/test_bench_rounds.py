@@ -150,3 +150,33 @@ def test_a_wsgi_peer_gets_the_apis_threads_and_the_fastapi_one_its_uvicorn_worke
     fastapi = peers.gunicorn_command(by_name["fastapi"], tmp_path, tmp_path, 8000, 4, 4)
     assert fastapi[fastapi.index("--worker-class") + 1] == "uvicorn_worker.UvicornWorker"
     assert "--threads" not in fastapi and fastapi[0] == str(tmp_path / "bin" / "gunicorn")
+
+
+def test_the_stack_floor_is_shown_beside_the_peers_but_never_taken_for_one():
+    """The floor (bench/stack_floor_app.py's /sm) runs get by id only: its rate is shown against the fastest peer,
+    as the most an app on this stack reaches, and it is never the peer the API is judged against."""
+    runs = {("get", name): [run(rps, p50)] for name, rps, p50 in
+            zip(NAMES, (300, 210, 150, 100), (2.0, 1.8, 2.6, 2.9))}
+    runs[("get", rounds.FLOOR.name)] = [run(320, 1.5)]
+    runs[("create", "api")], runs[("create", "fastapi")] = [run(90)], [run(100)]
+    summary = rounds.summarise(runs)
+    names = [*NAMES, rounds.FLOOR.name]
+    get = rounds.verdict(rounds.COMPARED_BY_KEY["get"], summary)
+    assert (get.fastest, round(get.ratio, 3), round(get.floor_ratio, 3)) == ("fastapi", round(300 / 210, 3),
+                                                                           round(320 / 210, 3))
+    assert rounds.verdict(rounds.COMPARED_BY_KEY["create"], summary).floor_ratio is None
+    assert rounds.sequential_verdict("get", summary) == (2.0 / 1.8, "fastapi", False)
+    loaded = rounds.loaded_table(summary, names).splitlines()
+    assert loaded[0].startswith("| scenario | this API | FastAPI | DRF | flask-smorest (docs' way) | the fixed stack's "
+                                "floor (`/sm`) | API ÷ fastest peer")
+    assert "| get by id | 300 | 210 | 150 | 100 | 320 | 1.43 (FastAPI) |" in loaded[2]
+    assert "| create | 90 | 100 |  |  |  | 0.90 (FastAPI) |" in loaded[3]
+    detail = rounds.scenario_tables(summary, names)
+    assert "the fixed stack's floor ÷ fastest peer: 1.52" in detail
+    assert "| the fixed stack's floor (`/sm`) | 320 |" in detail
+    one = rounds.scenario_tables(summary, names, sequential=True)
+    assert "API p50 ÷ the lowest peer p50 (FastAPI): 1.11" in one and "floor p50 ÷ the lowest peer p50: 0.83" in one
+
+
+def test_the_rounds_estimate_counts_every_run():
+    assert rounds.estimated_seconds(3, 16, 3, 15, 5) == 3 * 16 * 23
