@@ -22,7 +22,6 @@ SYSTEMS = (System(API, "this API"), System("fastapi", "FastAPI"), System("drf", 
 # through marshmallow, and nothing else. It runs get by id beside the others, so that the table shows in the same
 # rounds how far above the fastest peer any app built on this stack can get.
 FLOOR = System("floor", "the fixed stack's floor (`/sm`)")
-FLOOR_KEYS = ("get",)
 
 
 @dataclass(frozen=True)

@@ -496,20 +496,17 @@ def measure_compared(app, bots, keys, peer_setup, directory, args, database_url)
         contestants.append(Contestant(peer.name, compared_scenarios(
             peer.name, bot_ids, peer_setup["keys"], peer_setup["ids"], client_code, directory, run_id),
             serving(peer)))
-    if any(key in compared_keys(args) for key in rounds.FLOOR_KEYS):
-        contestants.append(floor_contestant(contestants[0].scenarios, bot_ids["small"], keys["small"], directory,
-                                            database_url, args))
+    if "get" in compared_keys(args):
+        contestants.append(floor_contestant(contestants[0].scenarios["get"], bot_ids["small"], keys["small"],
+                                            directory, database_url, args))
     return run_compared(contestants, args)
 
 
-def floor_contestant(api_scenarios, bot_id, key, directory, database_url, args):
-    """bench/stack_floor_app.py's /sm in the comparison: get by id of the API's own rows, with the API's key (registered
-    where the floor reads keys), started for each run as a peer is."""
+def floor_contestant(api_get_by_id, bot_id, key, directory, database_url, args):
+    """bench/stack_floor_app.py's /sm in the comparison, in get by id only: the API's own rows, with the API's key
+    (registered where the floor reads keys), started for each run as a peer is."""
     stack_floor_app.register_key(key, bot_id, args.redis_url)
-    scenarios = {}
-    for compared_key in rounds.FLOOR_KEYS:
-        api = api_scenarios[compared_key]
-        scenarios[compared_key] = replace(api, env={**api.env, "BENCH_PREFIX": f"/sm/item/{bot_id}/"})
+    get_by_id = replace(api_get_by_id, env={**api_get_by_id.env, "BENCH_PREFIX": f"/sm/item/{bot_id}/"})
 
     @contextlib.contextmanager
     def serve():
@@ -520,7 +517,7 @@ def floor_contestant(api_scenarios, bot_id, key, directory, database_url, args):
         finally:
             server.stop()
 
-    return Contestant(rounds.FLOOR.name, scenarios, serve)
+    return Contestant(rounds.FLOOR.name, {"get": get_by_id}, serve)
 
 
 def prepare_peers(args, bots):
