@@ -56,11 +56,10 @@ def request_log_discarded():
 
 def build_floor_app(args):
     """bench/stack_floor_app.py on the bench database, with a key it accepts (as bench/run.py registers keys)."""
-    import redis
     sys.path[:0] = [str(BENCH)]
     import stack_floor_app
     plain_key = "profile-floor-key"  # registered as run.py does (hash -> a bot id, which the floor does not read)
-    redis.Redis.from_url(args.redis_url).hset(stack_floor_app.KEYS_HASH, stack_floor_app.key_hash(plain_key), 50)
+    stack_floor_app.register_key(plain_key, 50, args.redis_url)
     dsn = f"postgresql://postgres@127.0.0.1:5432/{args.database}"
     return stack_floor_app.create_app(dsn, args.redis_url), plain_key
 

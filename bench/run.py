@@ -481,21 +481,14 @@ def measure_compared(app, bots, keys, peer_setup, directory, args, database_url)
         run_id), lambda: contextlib.nullcontext(app.url))]
     probe = (f"{API}/tracking/{bot_ids['small']}?page_size=1", peer_setup["keys"]["small"])
 
-    def serving(peer):
-        @contextlib.contextmanager
-        def serve():
-            server = peers.PeerServer(peer, args.peers_venv, args.peers_dir, directory, workers, threads,
-                                      peer_setup["url"], args.peer_redis_url, probe)
-            try:
-                yield server.url
-            finally:
-                server.stop()
-        return serve
+    def peer_server(peer):
+        return lambda: peers.PeerServer(peer, args.peers_venv, args.peers_dir, directory, workers, threads,
+                                        peer_setup["url"], args.peer_redis_url, probe)
 
     for peer in peers.PEERS:
         contestants.append(Contestant(peer.name, compared_scenarios(
             peer.name, bot_ids, peer_setup["keys"], peer_setup["ids"], client_code, directory, run_id),
-            serving(peer)))
+            started_for_each_run(peer_server(peer))))
     if "get" in compared_keys(args):
         contestants.append(floor_contestant(contestants[0].scenarios["get"], bot_ids["small"], keys["small"],
                                             directory, database_url, args))
@@ -507,17 +500,21 @@ def floor_contestant(api_get_by_id, bot_id, key, directory, database_url, args):
     (registered where the floor reads keys), started for each run as a peer is."""
     stack_floor_app.register_key(key, bot_id, args.redis_url)
     get_by_id = replace(api_get_by_id, env={**api_get_by_id.env, "BENCH_PREFIX": f"/sm/item/{bot_id}/"})
+    return Contestant(rounds.FLOOR.name, {"get": get_by_id}, started_for_each_run(lambda: FloorServer(
+        directory, gunicorn_workers(), STACK_FLOOR_APP, {"STACK_FLOOR_DSN": database_url, "REDIS_URL": args.redis_url},
+        "stack_floor_compared")))
 
+
+def started_for_each_run(start):
+    """A Contestant's `serve`: the server `start()` returns, for one run, stopped after it (a peer's, the floor's)."""
     @contextlib.contextmanager
     def serve():
-        server = FloorServer(directory, gunicorn_workers(), STACK_FLOOR_APP,
-                             {"STACK_FLOOR_DSN": database_url, "REDIS_URL": args.redis_url}, "stack_floor_compared")
+        server = start()
         try:
             yield server.url
         finally:
             server.stop()
-
-    return Contestant(rounds.FLOOR.name, {"get": get_by_id}, serve)
+    return serve
 
 
 def prepare_peers(args, bots):
